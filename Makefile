@@ -1,0 +1,60 @@
+# pcp-remote-read: serve PCP archives to Prometheus and Grafana.
+GO       ?= go
+BIN      := bin/pcp-remote-read
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+CORPUS   ?= ../shared/corpus/pcp-qa
+FUZZTIME ?= 1m
+export CGO_ENABLED ?= 0
+
+.PHONY: all build test test-short deps testdata corpus-check bench fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pcp-remote-read
+
+# deps installs what the end-to-end tests use (PCP's libpcp tools and
+# python3-pcp, Prometheus 2.42) when they are missing and we are root.
+# SYSTEMD_OFFLINE keeps pcp's postinst from calling systemctl on machines
+# without systemd.
+deps:
+	@if command -v pminfo >/dev/null && /usr/bin/python3 -c 'import pcp.pmapi' 2>/dev/null && command -v prometheus >/dev/null; then \
+		echo "deps: pcp, python3-pcp and prometheus present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && \
+		SYSTEMD_OFFLINE=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcp python3-pcp prometheus xz-utils zstd bzip2 >/dev/null; \
+	else \
+		echo "deps: install pcp python3-pcp prometheus (apt-get) to run the end-to-end tests"; \
+	fi
+
+test: deps vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
+
+# testdata regenerates the archives in testdata/archives with real pmlogger
+# and their libpcp dumps (needs PCP and root to run pmcd).
+testdata:
+	bash testdata/gen/make-testdata.sh
+
+# corpus-check compares our reading of every archive in the shared PCP QA
+# corpus with libpcp's dump of it. A developer check; CI has no corpus.
+corpus-check:
+	$(GO) test -count=1 -run 'TestOracle' ./archive/ -corpus $(abspath $(CORPUS)) -v 2>&1 | grep -E '^(oracle|multiarchive):|FAIL|^ok' 
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./archive/
+
+fuzz:
+	for t in FuzzLabel FuzzMeta FuzzRecord FuzzArchive; do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./archive/ || exit 1; \
+	done
+
+clean:
+	rm -rf bin

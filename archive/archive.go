@@ -1,0 +1,355 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Archive is one PCP archive opened for reading: its label, metadata and
+// index are loaded; data volumes are opened by Readers as they need them.
+//
+// An Archive may be read by several Readers at once. Refresh (for archives
+// pmlogger is still writing) must not run concurrently with Readers or other
+// calls; callers that refresh live archives serialise that themselves.
+type Archive struct {
+	Files    Files
+	Label    Label // of the .meta file; all files agree on version, pid and host
+	Meta     *Meta
+	Index    []IndexEntry
+	Warnings []string // problems that did not stop the archive being read
+}
+
+// Open opens the archive named by a base name or any of its files.
+func Open(name string) (*Archive, error) {
+	files, err := FindFiles(name)
+	if err != nil {
+		return nil, err
+	}
+	return OpenFiles(files)
+}
+
+// OpenFiles opens an archive whose files are already known.
+func OpenFiles(files Files) (*Archive, error) {
+	a := &Archive{Files: files}
+	src, err := openSource(files.Meta)
+	if err != nil {
+		return nil, err
+	}
+	buf, err := readAll(src)
+	src.Close()
+	if err != nil {
+		return nil, err
+	}
+	a.Label, err = parseLabel(buf, files.Meta, volMeta)
+	if err != nil {
+		return nil, err
+	}
+	a.Meta = newMeta(files.Meta)
+	if err := a.loadMeta(buf); err != nil {
+		return nil, err
+	}
+	if len(a.Meta.Descs) == 0 {
+		return nil, fmt.Errorf("%s: no metric descriptors: %w", files.Meta, ErrNoData)
+	}
+	// The first data volume's label must agree with .meta's.
+	if err := a.volumeLabel(files.Volumes[0]); err != nil {
+		return nil, err
+	}
+	if files.Index != "" {
+		if err := a.loadIndex(); err != nil {
+			// The index is only a seek hint: read on without it.
+			a.Warnings = append(a.Warnings, "index ignored: "+err.Error())
+			a.Index = nil
+		}
+	}
+	return a, nil
+}
+
+// loadMeta decodes .meta bytes (the label included) from a.Meta.size on.
+func (a *Archive) loadMeta(buf []byte) error {
+	start := a.Meta.size
+	if start == 0 {
+		start = int64(labelLen(a.Label.Version))
+	}
+	if int64(len(buf)) < start {
+		return nil
+	}
+	n, err := a.Meta.decode(buf[start:], start, a.Label.Version)
+	a.Meta.size = start + int64(n)
+	a.Meta.finish()
+	return err
+}
+
+func (a *Archive) loadIndex() error {
+	src, err := openSource(a.Files.Index)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	buf, err := readAll(src)
+	if err != nil {
+		return err
+	}
+	l, err := parseLabel(buf, a.Files.Index, volIndex)
+	if err != nil {
+		return err
+	}
+	if err := checkLabels(a.Label, a.Files.Meta, l, a.Files.Index); err != nil {
+		return err
+	}
+	a.Index = decodeIndex(buf, l.Version)
+	return nil
+}
+
+// volumeLabel reads and checks the label of a data volume.
+func (a *Archive) volumeLabel(vf VolumeFile) error {
+	src, err := openSource(vf.Path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return a.checkVolumeLabel(newVolumeReader(src, vf.Path), vf)
+}
+
+func (a *Archive) checkVolumeLabel(v *volumeReader, vf VolumeFile) error {
+	n := labelLen(a.Label.Version)
+	b, err := v.get(0, n)
+	if err == errShort {
+		// Let parseLabel say what is wrong with what there is.
+		sz, _ := v.src.size()
+		b, err = v.get(0, int(min(int64(n), sz)))
+	}
+	if err != nil && err != errShort {
+		return err
+	}
+	l, err := parseLabel(b, vf.Path, int32(vf.Num))
+	if err != nil {
+		return err
+	}
+	return checkLabels(a.Label, a.Files.Meta, l, vf.Path)
+}
+
+// Refresh picks up what pmlogger appended since the archive was opened: new
+// metadata, new index entries and new volumes. Partial records at the end of
+// .meta are left for a later Refresh.
+func (a *Archive) Refresh() error {
+	files, err := FindFiles(a.Files.Base)
+	if err != nil {
+		return err
+	}
+	a.Files = files
+	src, err := openSource(files.Meta)
+	if err != nil {
+		return err
+	}
+	buf, err := readAll(src)
+	src.Close()
+	if err != nil {
+		return err
+	}
+	if err := a.loadMeta(buf); err != nil {
+		return err
+	}
+	if files.Index != "" {
+		if err := a.loadIndex(); err != nil {
+			a.Index = nil
+		}
+	}
+	return nil
+}
+
+// ReaderOptions selects what a Reader returns.
+type ReaderOptions struct {
+	// Start and End bound the records returned, in ns, inclusive. A zero
+	// End means no end.
+	Start, End int64
+	// PMIDs limits the value sets kept in each record; nil keeps all.
+	PMIDs []PMID
+}
+
+// Reader iterates over the data records of an archive in file order.
+//
+//	r := a.NewReader(opts)
+//	defer r.Close()
+//	for r.Next() { rec := r.Record(); ... }
+//	if err := r.Err(); err != nil { ... }
+type Reader struct {
+	a    *Archive
+	opt  ReaderOptions
+	want map[PMID]struct{}
+	hdr  int // bytes before numpmid: 12 (v2) or 16 (v3)
+	min  int // length of the smallest record (a mark)
+
+	vi   int // index into a.Files.Volumes
+	vr   *volumeReader
+	off  int64
+	rec  Record
+	err  error
+	done bool
+	tail bool
+	// hinted is set while the position came from the index and no record
+	// has been read there yet: a bad hint falls back to a full scan.
+	hinted bool
+}
+
+// NewReader returns a reader over the records in the options' time window.
+func (a *Archive) NewReader(opt ReaderOptions) *Reader {
+	if opt.End == 0 {
+		opt.End = math.MaxInt64
+	}
+	r := &Reader{a: a, opt: opt, hdr: 12, min: 20, vi: -1}
+	if a.Label.Version == 3 {
+		r.hdr, r.min = 16, 24
+	}
+	if opt.PMIDs != nil {
+		r.want = make(map[PMID]struct{}, len(opt.PMIDs))
+		for _, p := range opt.PMIDs {
+			r.want[p] = struct{}{}
+		}
+	}
+	r.seek(opt.Start)
+	return r
+}
+
+// seek positions the reader at a record no later than the first one stamped
+// >= t, using the index when it can. Every record before an index entry's
+// offset is stamped no later than the entry (LOGARCHIVE(5)), so starting at
+// the last entry stamped before t skips nothing that is wanted.
+func (r *Reader) seek(t int64) {
+	vols := r.a.Files.Volumes
+	r.vi, r.off = 0, int64(labelLen(r.a.Label.Version))
+	idx := r.a.Index
+	i := sort.Search(len(idx), func(i int) bool { return idx[i].Time >= t }) - 1
+	for ; i >= 0; i-- {
+		e := idx[i]
+		vi := sort.Search(len(vols), func(j int) bool { return vols[j].Num >= int(e.Vol) })
+		if vi < len(vols) && vols[vi].Num == int(e.Vol) && e.DataOff >= r.off {
+			r.vi, r.off, r.hinted = vi, e.DataOff, true
+			return
+		}
+	}
+}
+
+// Next advances to the next record in the window. It returns false at the
+// end of the window, at the end of the archive, or on an error (see Err).
+func (r *Reader) Next() bool {
+	for !r.done {
+		if r.vr == nil && !r.openVolume() {
+			return false
+		}
+		buf, err := r.vr.readRecord(r.off, r.min)
+		if err != nil && r.hinted && !r.vr.atEnd(r.off) {
+			r.closeVolume()
+			r.vi, r.off, r.hinted = 0, int64(labelLen(r.a.Label.Version)), false
+			continue
+		}
+		r.hinted = false
+		if err != nil {
+			if !r.endOfVolume(err) {
+				return false
+			}
+			continue
+		}
+		r.rec.buf = buf
+		r.rec.Vol = r.a.Files.Volumes[r.vi].Num
+		r.rec.Offset = r.off
+		if r.a.Label.Version == 3 {
+			r.rec.Time = v3Time(buf[4:])
+		} else {
+			r.rec.Time = v2Time(buf[4:])
+		}
+		r.off += int64(len(buf))
+		if r.rec.Time < r.opt.Start {
+			continue
+		}
+		if r.rec.Time > r.opt.End {
+			r.done = true
+			return false
+		}
+		if msg := r.rec.decode(r.hdr, r.want); msg != "" {
+			r.fail(formatErr(r.vr.file, r.rec.Offset, "data record", "%s", msg))
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// endOfVolume handles a record that could not be read and reports whether
+// to go on with the next volume.
+func (r *Reader) endOfVolume(err error) bool {
+	if !errors.Is(err, errShort) {
+		r.fail(err)
+		return false
+	}
+	if !r.vr.atEnd(r.off) {
+		if r.vi == len(r.a.Files.Volumes)-1 {
+			// The newest volume ends in a record not yet written: stop
+			// here; a reader made after the file grows continues.
+			r.tail, r.done = true, true
+			r.closeVolume()
+			return false
+		}
+		r.fail(formatErr(r.vr.file, r.off, "data record", "volume ends inside a record"))
+		return false
+	}
+	r.closeVolume()
+	r.vi++
+	r.off = int64(labelLen(r.a.Label.Version))
+	if r.vi >= len(r.a.Files.Volumes) {
+		r.done = true
+		return false
+	}
+	return true
+}
+
+func (r *Reader) openVolume() bool {
+	if r.vi >= len(r.a.Files.Volumes) {
+		r.done = true
+		return false
+	}
+	vf := r.a.Files.Volumes[r.vi]
+	src, err := openSource(vf.Path)
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	r.vr = newVolumeReader(src, vf.Path)
+	if err := r.a.checkVolumeLabel(r.vr, vf); err != nil {
+		r.fail(err)
+		return false
+	}
+	return true
+}
+
+func (r *Reader) closeVolume() {
+	if r.vr != nil {
+		r.vr.src.Close()
+		r.vr = nil
+	}
+}
+
+func (r *Reader) fail(err error) {
+	r.err, r.done = err, true
+	r.closeVolume()
+}
+
+// Record returns the current record; it is overwritten by the next call to Next.
+func (r *Reader) Record() *Record { return &r.rec }
+
+// Err returns the error that stopped the reader, if any. Reaching a record
+// pmlogger has not finished writing is not an error.
+func (r *Reader) Err() error { return r.err }
+
+// AtTail reports whether the reader stopped at the growing end of the newest
+// volume (rather than at the end of the window).
+func (r *Reader) AtTail() bool { return r.tail }
+
+// Close releases the open volume.
+func (r *Reader) Close() error {
+	r.closeVolume()
+	r.done = true
+	return nil
+}

@@ -1,0 +1,237 @@
+package archive
+
+import (
+	"compress/bzip2"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+)
+
+// compressSuffixes are the suffixes libpcp recognises (io.c compress_ctl[]).
+// pmlogger_daily compresses volumes and .meta, never the live volume.
+var compressSuffixes = []string{".xz", ".lzma", ".bz2", ".bz", ".gz", ".Z", ".z", ".zst"}
+
+// splitCompress splits a compression suffix off a file name.
+func splitCompress(name string) (base, suffix string) {
+	for _, s := range compressSuffixes {
+		if strings.HasSuffix(name, s) && len(name) > len(s) {
+			return name[:len(name)-len(s)], s
+		}
+	}
+	return name, ""
+}
+
+// source is one archive file opened for reading: random access for plain
+// files, forward streaming for compressed ones.
+type source interface {
+	io.ReaderAt
+	// size is the current size of the (decompressed) file if it is known
+	// without reading it all; plain files are re-examined on every call
+	// because a live archive grows.
+	size() (int64, bool)
+	Close() error
+}
+
+// openSource opens path, decompressing by its suffix.
+func openSource(path string) (source, error) {
+	_, suffix := splitCompress(path)
+	if suffix == "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return &plainSource{f: f}, nil
+	}
+	if suffix == ".Z" {
+		return nil, fmt.Errorf("%s: compress(1) .Z files are not supported; decompress it with uncompress", path)
+	}
+	s := &streamSource{path: path, suffix: suffix}
+	if err := s.reopen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type plainSource struct{ f *os.File }
+
+func (p *plainSource) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
+func (p *plainSource) Close() error                            { return p.f.Close() }
+func (p *plainSource) size() (int64, bool) {
+	fi, err := p.f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
+// streamSource serves ReadAt from a forward-only decompressor. Reads are
+// expected to move forward (the archive reader scans records in order); a
+// backward read restarts decompression from the beginning.
+type streamSource struct {
+	path   string
+	suffix string
+	f      *os.File
+	r      io.Reader
+	closer io.Closer // decompressor, if it needs closing
+	pos    int64     // decompressed offset of r
+	eof    bool
+	total  int64 // decompressed size once EOF was seen
+}
+
+func (s *streamSource) reopen() error {
+	s.closeAll()
+	f, err := os.Open(s.path)
+	if err != nil {
+		return err
+	}
+	r, c, err := decompressor(f, s.suffix)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", s.path, err)
+	}
+	s.f, s.r, s.closer, s.pos, s.eof = f, r, c, 0, false
+	return nil
+}
+
+func decompressor(f io.Reader, suffix string) (io.Reader, io.Closer, error) {
+	br := &byteReader{r: f}
+	switch suffix {
+	case ".xz":
+		r, err := xz.NewReader(br)
+		return r, nil, err
+	case ".lzma":
+		r, err := lzma.NewReader(br)
+		return r, nil, err
+	case ".bz2", ".bz":
+		return bzip2.NewReader(br), nil, nil
+	case ".gz", ".z":
+		r, err := gzip.NewReader(br)
+		return r, r, err
+	case ".zst":
+		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, closerFunc(func() error { d.Close(); return nil }), nil
+	}
+	return nil, nil, fmt.Errorf("unknown compression suffix %q", suffix)
+}
+
+type closerFunc func() error
+
+func (c closerFunc) Close() error { return c() }
+
+// byteReader buffers the compressed file so decompressors that read a byte at
+// a time do not make a system call per byte.
+type byteReader struct {
+	r    io.Reader
+	buf  [64 << 10]byte
+	i, n int
+}
+
+func (b *byteReader) Read(p []byte) (int, error) {
+	if b.i == b.n {
+		if len(p) >= len(b.buf) {
+			return b.r.Read(p)
+		}
+		n, err := b.r.Read(b.buf[:])
+		if n == 0 {
+			return 0, err
+		}
+		b.i, b.n = 0, n
+	}
+	n := copy(p, b.buf[b.i:b.n])
+	b.i += n
+	return n, nil
+}
+
+func (b *byteReader) ReadByte() (byte, error) {
+	if b.i == b.n {
+		n, err := b.r.Read(b.buf[:])
+		if n == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, err
+		}
+		b.i, b.n = 0, n
+	}
+	c := b.buf[b.i]
+	b.i++
+	return c, nil
+}
+
+func (s *streamSource) closeAll() {
+	if s.closer != nil {
+		s.closer.Close()
+		s.closer = nil
+	}
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
+
+func (s *streamSource) Close() error { s.closeAll(); return nil }
+
+func (s *streamSource) size() (int64, bool) { return s.total, s.eof }
+
+func (s *streamSource) ReadAt(p []byte, off int64) (int, error) {
+	if off < s.pos || s.r == nil {
+		if err := s.reopen(); err != nil {
+			return 0, err
+		}
+	}
+	if off > s.pos {
+		n, err := io.CopyN(io.Discard, s.r, off-s.pos)
+		s.pos += n
+		if err != nil {
+			return 0, s.readErr(err)
+		}
+	}
+	n, err := io.ReadFull(s.r, p)
+	s.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	if err != nil {
+		return n, s.readErr(err)
+	}
+	return n, nil
+}
+
+func (s *streamSource) readErr(err error) error {
+	if err == io.EOF {
+		s.eof, s.total = true, s.pos
+		return io.EOF
+	}
+	return fmt.Errorf("%s: decompressing at offset %d: %w", s.path, s.pos, err)
+}
+
+// readAll reads a whole source into memory, growing the buffer as data
+// arrives so that no length field can make it allocate more than the file holds.
+func readAll(src source) ([]byte, error) {
+	var buf []byte
+	if n, ok := src.size(); ok && n < 1<<31 {
+		buf = make([]byte, 0, n)
+	}
+	var off int64
+	chunk := make([]byte, 256<<10)
+	for {
+		n, err := src.ReadAt(chunk, off)
+		buf = append(buf, chunk[:n]...)
+		off += int64(n)
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

@@ -1,0 +1,98 @@
+// Package pcptest reads the libpcp dumps (oracle.jsonl.gz) that sit beside the
+// test archives, so every package can check its reading against libpcp's.
+package pcptest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+)
+
+// Line is one line of a dump made by testdata/gen/pcp-dump.py (the same
+// format as ../shared/tools/pcp-oracle): a value, a mark, or the end.
+type Line struct {
+	T       int64           `json:"t"`
+	Mark    bool            `json:"mark"`
+	End     bool            `json:"end"`
+	Records int             `json:"records"`
+	Values  int             `json:"values"`
+	Name    *string         `json:"name"`
+	PMID    string          `json:"pmid"`
+	Type    string          `json:"type"`
+	Sem     string          `json:"sem"`
+	Units   string          `json:"units"`
+	InDom   *string         `json:"indom"`
+	Inst    int32           `json:"inst"`
+	IName   *string         `json:"iname"`
+	V       json.RawMessage `json:"v"`
+	Skipped string          `json:"skipped"`
+}
+
+// Python's json module writes NaN and Infinity bare; quote them so Go's
+// decoder accepts the line. The value keeps its spelling for comparison.
+var nonFinite = regexp.MustCompile(`"v": (NaN|-?Infinity)`)
+
+// ReadDump reads a whole dump.
+func ReadDump(path string) ([]Line, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []Line
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		b := sc.Bytes()
+		if bytes.Contains(b, []byte(`"v": N`)) || bytes.Contains(b, []byte(`"v": I`)) || bytes.Contains(b, []byte(`"v": -I`)) {
+			b = nonFinite.ReplaceAll(b, []byte(`"v": "$1"`))
+		}
+		var l Line
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		out = append(out, l)
+	}
+	return out, sc.Err()
+}
+
+// Case is one archive (or directory of archives) with its dump.
+type Case struct {
+	Name    string // folder name
+	Dir     string // folder path
+	Archive string // what to open: the archive base name, or the folder for dir-* sets
+	Dump    string // path of oracle.jsonl.gz
+	Multi   bool   // a directory of archives read as one set
+}
+
+// Cases lists the folders under root that hold an oracle.jsonl.gz. A folder
+// holds one archive whose base name is the folder name, or (names starting
+// with "dir-") a set of archives read together.
+func Cases(root string) ([]Case, error) {
+	dumps, err := filepath.Glob(filepath.Join(root, "*", "oracle.jsonl.gz"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dumps)
+	var out []Case
+	for _, d := range dumps {
+		dir := filepath.Dir(d)
+		name := filepath.Base(dir)
+		c := Case{Name: name, Dir: dir, Dump: d, Archive: filepath.Join(dir, name)}
+		if len(name) > 4 && name[:4] == "dir-" {
+			c.Multi, c.Archive = true, dir
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
