@@ -353,3 +353,56 @@ func (r *Reader) Close() error {
 	r.done = true
 	return nil
 }
+
+// Probe reads what a set of archives needs at startup without loading
+// metadata: the .meta label and, when there is one, the index (a small
+// file). The index's last entry gives an estimate of the archive's end.
+func Probe(files Files) (Label, []IndexEntry, error) {
+	src, err := openSource(files.Meta)
+	if err != nil {
+		return Label{}, nil, err
+	}
+	v := newVolumeReader(src, files.Meta)
+	b, err := v.get(0, labelLenV3)
+	if err == errShort {
+		sz, _ := src.size()
+		b, err = v.get(0, int(min(sz, labelLenV3)))
+	}
+	src.Close()
+	if err != nil && err != errShort {
+		return Label{}, nil, err
+	}
+	l, err := parseLabel(b, files.Meta, volMeta)
+	if err != nil {
+		return l, nil, err
+	}
+	a := &Archive{Files: files, Label: l}
+	if files.Index != "" && a.loadIndex() == nil {
+		return l, a.Index, nil
+	}
+	return l, nil, nil
+}
+
+// End returns the time of the last record in the archive, reading only the
+// tail of the last volume when the index locates it.
+func (a *Archive) End() (int64, error) {
+	if n := len(a.Index); n > 0 {
+		end, found, err := a.scanEnd(a.Index[n-1].Time)
+		if found || err != nil {
+			return end, err
+		}
+		// A stale index (entries later than the data): scan it all.
+	}
+	end, _, err := a.scanEnd(a.Label.Start)
+	return end, err
+}
+
+func (a *Archive) scanEnd(from int64) (end int64, found bool, err error) {
+	r := a.NewReader(ReaderOptions{Start: from, PMIDs: []PMID{}})
+	defer r.Close()
+	end = a.Label.Start
+	for r.Next() {
+		end, found = r.Record().Time, true
+	}
+	return end, found, r.Err()
+}

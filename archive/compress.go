@@ -17,7 +17,9 @@ import (
 // pmlogger_daily compresses volumes and .meta, never the live volume.
 var compressSuffixes = []string{".xz", ".lzma", ".bz2", ".bz", ".gz", ".Z", ".z", ".zst"}
 
-// splitCompress splits a compression suffix off a file name.
+// SplitCompress splits a compression suffix libpcp recognises off a file name.
+func SplitCompress(name string) (base, suffix string) { return splitCompress(name) }
+
 func splitCompress(name string) (base, suffix string) {
 	for _, s := range compressSuffixes {
 		if strings.HasSuffix(name, s) && len(name) > len(s) {

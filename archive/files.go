@@ -76,6 +76,19 @@ func FindFiles(name string) (Files, error) {
 	return filesFromNames(base, dir, prefix, names)
 }
 
+// FilesFromNames is FindFiles for a caller that has already listed the
+// directory: names are the directory's entries (any order).
+func FilesFromNames(dir, base string, names []string) (Files, error) {
+	prefix := base + "."
+	mine := make([]string, 0, 8)
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			mine = append(mine, n)
+		}
+	}
+	return filesFromNames(filepath.Join(dir, base), dir, base, mine)
+}
+
 // filesFromNames picks an archive's files from the names in its directory.
 // When both a plain and a compressed copy of one file exist (pmlogger_daily is
 // compressing it right now), the plain one is complete and is preferred.

@@ -1,0 +1,277 @@
+// Package multiarchive serves sets of PCP archives: it discovers archives
+// under configured paths, groups them by host into timelines ordered by
+// start time, opens them lazily through a small cache, reads across archive
+// boundaries (synthesising the <mark> libpcp puts there), and notices new
+// archives and growth while pmlogger writes.
+package multiarchive
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
+)
+
+// Options configures a Set.
+type Options struct {
+	Paths []string // archive base names, files, directories, comma lists
+	// CacheArchives and CacheBytes bound the cache of opened archives
+	// (metadata in memory). Bytes are counted as the size of each .meta.
+	CacheArchives int
+	CacheBytes    int64
+	Logger        *slog.Logger
+	// Now is the clock, for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Set is every archive under the configured paths, one Timeline per host.
+type Set struct {
+	opts  Options
+	log   *slog.Logger
+	cache *cache
+
+	mu       sync.RWMutex
+	hosts    map[string]*Timeline
+	byDir    map[string][]found
+	entries  map[string]*Entry // by base path, kept across rescans
+	skipped  []Skipped
+	scanned  time.Time
+	scanMu   sync.Mutex        // one rescan at a time
+	problems map[string]string // base path -> why it was skipped after discovery
+}
+
+// Open discovers the archives under the configured paths. Archives that
+// cannot be read are skipped and reported in Status; Open fails only when
+// no archive at all could be found.
+func Open(opts Options) (*Set, error) {
+	if opts.CacheArchives <= 0 {
+		opts.CacheArchives = 16
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 512 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Set{
+		opts:     opts,
+		log:      opts.Logger,
+		cache:    newCache(opts.CacheArchives, opts.CacheBytes),
+		entries:  map[string]*Entry{},
+		problems: map[string]string{},
+	}
+	s.Rescan()
+	if len(s.hosts) == 0 {
+		return s, fmt.Errorf("no readable PCP archive found in %v", opts.Paths)
+	}
+	return s, nil
+}
+
+// Rescan walks the configured paths again, adding new archives and dropping
+// vanished ones. Directories holding a lock file keep their previous view.
+func (s *Set) Rescan() {
+	s.scanMu.Lock()
+	defer s.scanMu.Unlock()
+	s.mu.RLock()
+	prev := s.byDir
+	s.mu.RUnlock()
+	byDir, skipped := scan(s.opts.Paths, prev)
+
+	entries := map[string]*Entry{}
+	hosts := map[string]*Timeline{}
+	for _, list := range byDir {
+		for _, f := range list {
+			e := s.entry(f, &skipped)
+			if e == nil {
+				continue
+			}
+			entries[e.Files.Base] = e
+			tl := hosts[e.Label.Hostname]
+			if tl == nil {
+				tl = &Timeline{Host: e.Label.Hostname, set: s}
+				hosts[e.Label.Hostname] = tl
+			}
+			tl.entries = append(tl.entries, e)
+		}
+	}
+	for _, tl := range hosts {
+		tl.order()
+		for _, o := range tl.overlaps {
+			s.log.Warn("archives overlap in time", "host", tl.Host, "first", o.First, "second", o.Second)
+		}
+	}
+	for _, sk := range skipped {
+		s.log.Warn("archive skipped", "path", sk.Path, "reason", sk.Reason)
+	}
+	s.mu.Lock()
+	for base := range s.entries {
+		if entries[base] == nil {
+			s.cache.drop(base)
+		}
+	}
+	s.byDir, s.entries, s.hosts, s.skipped, s.scanned = byDir, entries, hosts, skipped, s.opts.Now()
+	s.mu.Unlock()
+}
+
+// entry returns the Entry of a found archive, reusing the previous scan's
+// when its files are unchanged, or probing its label and index.
+func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
+	s.mu.RLock()
+	old := s.entries[f.files.Base]
+	s.mu.RUnlock()
+	if old != nil && old.sameFiles(f.files) {
+		return old
+	}
+	l, idx, err := archive.Probe(f.files)
+	if err != nil {
+		*skipped = append(*skipped, Skipped{Path: f.files.Base, Reason: err.Error()})
+		return nil
+	}
+	e := &Entry{Files: f.files, Label: l, Start: l.Start, end: l.Start}
+	if n := len(idx); n > 0 && idx[n-1].Time > e.end {
+		e.end = idx[n-1].Time
+	}
+	if old != nil && old.Label.Start == l.Start {
+		// Same archive, grown (new volume, more metadata): keep what we knew.
+		old.mu.Lock()
+		if old.exactEnd > e.end {
+			e.end = old.exactEnd
+		}
+		old.mu.Unlock()
+	}
+	return e
+}
+
+// Hosts returns the timelines, sorted by host name.
+func (s *Set) Hosts() []*Timeline {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Timeline, 0, len(s.hosts))
+	for _, tl := range s.hosts {
+		out = append(out, tl)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
+	return out
+}
+
+// Span returns the earliest start and latest known end over all hosts.
+func (s *Set) Span() (start, end int64) {
+	start, end = math.MaxInt64, math.MinInt64
+	for _, tl := range s.Hosts() {
+		a, b := tl.Span()
+		start, end = min(start, a), max(end, b)
+	}
+	return start, end
+}
+
+// noteProblem records an archive that failed after discovery (corrupt data,
+// vanished files), for the status report.
+func (s *Set) noteProblem(base string, err error) {
+	s.mu.Lock()
+	s.problems[base] = err.Error()
+	s.mu.Unlock()
+	s.log.Warn("archive unreadable, skipped", "archive", base, "err", err)
+}
+
+// minRecheck is how often a query reaching past the end of a host's last
+// archive may rescan: new archives and volumes show up within this time.
+const minRecheck = time.Second
+
+// recheck rescans when the last scan is older than minRecheck and returns
+// the host's new timeline.
+func (s *Set) recheck(host string) *Timeline {
+	s.mu.RLock()
+	stale := s.opts.Now().Sub(s.scanned) >= minRecheck
+	s.mu.RUnlock()
+	if !stale {
+		return nil
+	}
+	s.Rescan()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hosts[host]
+}
+
+// Watch rescans every interval until ctx is done: new archives appear
+// without a query having to reach past the end of a timeline.
+func (s *Set) Watch(ctx interface{ Done() <-chan struct{} }, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Rescan()
+		}
+	}
+}
+
+// Status is what the server reports about its archives.
+type Status struct {
+	Hosts   []HostStatus `json:"hosts"`
+	Skipped []Skipped    `json:"skipped"`
+	Cache   CacheStats   `json:"cache"`
+	Scanned time.Time    `json:"scanned"`
+}
+
+// HostStatus describes one timeline.
+type HostStatus struct {
+	Host     string          `json:"host"`
+	Start    time.Time       `json:"start"`
+	End      time.Time       `json:"end"`
+	Archives []ArchiveStatus `json:"archives"`
+	Overlaps []Overlap       `json:"overlaps"`
+}
+
+// ArchiveStatus describes one archive.
+type ArchiveStatus struct {
+	Path    string    `json:"path"`
+	Version int       `json:"version"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Volumes int       `json:"volumes"`
+	Problem string    `json:"problem,omitempty"`
+}
+
+// Status returns a snapshot for the status page and /metrics.
+func (s *Set) Status() Status {
+	st := Status{Cache: s.cache.stats()}
+	s.mu.RLock()
+	st.Skipped = append([]Skipped{}, s.skipped...)
+	st.Scanned = s.scanned
+	problems := make(map[string]string, len(s.problems))
+	for k, v := range s.problems {
+		problems[k] = v
+	}
+	s.mu.RUnlock()
+	for _, tl := range s.Hosts() {
+		a, b := tl.Span()
+		hs := HostStatus{Host: tl.Host, Start: time.Unix(0, a).UTC(), End: time.Unix(0, b).UTC(), Overlaps: tl.overlaps}
+		for _, e := range tl.entries {
+			hs.Archives = append(hs.Archives, ArchiveStatus{
+				Path: e.Files.Base, Version: e.Label.Version, Volumes: len(e.Files.Volumes),
+				Start: time.Unix(0, e.Start).UTC(), End: time.Unix(0, e.End()).UTC(),
+				Problem: problems[e.Files.Base],
+			})
+		}
+		if hs.Overlaps == nil {
+			hs.Overlaps = []Overlap{}
+		}
+		st.Hosts = append(st.Hosts, hs)
+	}
+	if st.Skipped == nil {
+		st.Skipped = []Skipped{}
+	}
+	return st
+}
