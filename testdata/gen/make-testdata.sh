@@ -5,8 +5,8 @@
 #
 # usage (from the repo root):  bash testdata/gen/make-testdata.sh
 #
-# Needs PCP (pmcd, pmlogger, pmlogextract, pmdumplog) and python3-pcp under
-# /usr/bin/python3; made with PCP 6.0.3.  If pmcd is not answering it is
+# Needs PCP (pmcd, pmlogger, pmlogextract, pmdumplog, pmlogcheck), xz, zstd,
+# gzip, bzip2, and python3-pcp under /usr/bin/python3; made with PCP 6.0.3.  If pmcd is not answering it is
 # started here (loopback only) and stopped again on exit.
 #
 # Idempotent: everything is built in a scratch directory first and only then
@@ -56,11 +56,16 @@ start_pmcd_if_needed() {
     fi
     echo "make-testdata: starting pmcd" >&2
     # A fresh install has no merged PMNS until Rebuild runs, and pmcd
-    # refuses to start without one.
-    [ -f "$PCP_VAR_DIR/pmns/root" ] || "$PCP_VAR_DIR/pmns/Rebuild" -u
+    # refuses to start without one.  Rebuild writes `root` into the current
+    # directory, so it must run inside the pmns directory.
+    if [ ! -f "$PCP_VAR_DIR/pmns/root" ]; then
+        (cd "$PCP_VAR_DIR/pmns" && ./Rebuild -u)
+    fi
     [ -f "$PCP_VAR_DIR/pmns/root" ] || die "no PMNS after Rebuild -u"
     mkdir -p "$PCP_RUN_DIR"
-    "$PCP_BINADM_DIR/pmcd" -f -i 127.0.0.1 -l "$work/pmcd.log" &
+    # Each PMDA writes <name>.log into pmcd's working directory (the rc
+    # scripts cd to $PCP_LOG_DIR/pmcd first); keep them out of the repo.
+    (cd "$work" && exec "$PCP_BINADM_DIR/pmcd" -f -i 127.0.0.1 -l pmcd.log) &
     pmcd_pid=$!
     if ! "$PCP_BINADM_DIR/pmcd_wait" -t 30sec; then
         cat "$work/pmcd.log" >&2
@@ -174,8 +179,9 @@ for name in "${plain[@]}"; do
     golden "$name"
 done
 
-# What pmlogger_daily leaves behind in PCP 6 (xz), plus the other suffixes
-# libpcp recognises; all but .xz are inflated to a temp file by libpcp.
+# What pmlogger_daily leaves behind in PCP 6 (xz), what PCP 7's pmlogcompress
+# uses for big files (zstd; libpcp 6.0.3 cannot read it), and the older
+# gzip/bzip2, which libpcp inflates to a temp file on open.
 compressed_copy v2-multivol v2-xz  xz -0 --block-size=10MiB
 compressed_copy v3-multivol v3-xz  xz -0 --block-size=10MiB
 compressed_copy v3-multivol v3-zst zstd -q --rm
@@ -191,6 +197,6 @@ done
 
 for name in "${all[@]}"; do
     printf '%-12s %6s  %s\n' "$name" \
-        "$(du -sh "$dest/$name" | cut -f1)" \
+        "$(du -sh --apparent-size "$dest/$name" | cut -f1)" \
         "$(zcat "$dest/$name/oracle.jsonl.gz" | tail -n 1)"
 done

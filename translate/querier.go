@@ -1,0 +1,306 @@
+package translate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
+	"github.com/pcp-remote-read/pcp-remote-read/pmns"
+)
+
+// Options configures the Storage.
+type Options struct {
+	// MaxSamples bounds the samples one Select gathers; 0 means no bound.
+	// Every PCP record holds every logged metric, so a Select reads all of
+	// its window and gathers its series in memory before handing them out.
+	MaxSamples int64
+	Logger     *slog.Logger
+}
+
+// LimitError is returned (through SeriesSet.Err) when a Select would gather
+// more samples than Options.MaxSamples.
+type LimitError struct{ Limit int64 }
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("query selects more than %d samples; narrow the time range or add label matchers", e.Limit)
+}
+
+// Storage is the Prometheus view of a set of archives: a
+// storage.SampleAndChunkQueryable.
+type Storage struct {
+	set  *multiarchive.Set
+	opts Options
+}
+
+// New returns the storage over a set of archives.
+func New(set *multiarchive.Set, opts Options) *Storage {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Storage{set: set, opts: opts}
+}
+
+// Querier implements storage.Queryable; mint and maxt are inclusive ms.
+func (s *Storage) Querier(mint, maxt int64) (storage.Querier, error) {
+	return &querier{s: s, mint: mint, maxt: maxt}, nil
+}
+
+// ChunkQuerier implements storage.ChunkQueryable.
+func (s *Storage) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
+	return &chunkQuerier{querier{s: s, mint: mint, maxt: maxt}}, nil
+}
+
+type querier struct {
+	s          *Storage
+	mint, maxt int64
+}
+
+type chunkQuerier struct{ querier }
+
+func (q *chunkQuerier) Select(ctx context.Context, sortSeries bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.ChunkSeriesSet {
+	ss, err := q.gather(ctx, hints, ms)
+	if err != nil {
+		return storage.ErrChunkSeriesSet(err)
+	}
+	return chunkSeriesSet{ss}
+}
+
+// Select gathers the matching series. Series are always sorted by
+// labels.Compare, whatever sortSeries says: remote-read clients merge
+// results and need sorted input.
+func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	ss, err := q.gather(ctx, hints, ms)
+	if err != nil {
+		return storage.ErrSeriesSet(err)
+	}
+	return ss
+}
+
+func (q *querier) Close() error { return nil }
+
+// msBound keeps ms times where ns fit in an int64 (about ±292 years):
+// /api/v1/series without start and end sends about ±9.2e18 ms.
+const msBound int64 = math.MaxInt64/1_000_000 - 1
+
+// window turns inclusive ms bounds, narrowed by hints, into inclusive ns
+// bounds: a sample at ns t is at ms floor(t/1e6).
+func (q *querier) window(hints *storage.SelectHints) (mint, maxt, t1, t2 int64, ok bool) {
+	mint, maxt = q.mint, q.maxt
+	if hints != nil && hints.Start <= hints.End {
+		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
+	}
+	mint, maxt = max(mint, -msBound), min(maxt, msBound)
+	if mint > maxt {
+		return 0, 0, 0, 0, false
+	}
+	return mint, maxt, mint * 1e6, maxt*1e6 + 999999, true
+}
+
+// floorMs is floor(ns / 1e6), also for times before 1970.
+func floorMs(ns int64) int64 {
+	ms := ns / 1e6
+	if ns%1e6 < 0 {
+		ms--
+	}
+	return ms
+}
+
+// gathering is the state of one Select.
+type gathering struct {
+	q       *querier
+	ms      []*labels.Matcher
+	index   map[uint64][]*series
+	all     []*series
+	samples int64
+	warns   annotations.Annotations
+	lc      *labelCache
+	sb      labels.ScratchBuilder
+}
+
+func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*labels.Matcher) (*seriesSet, error) {
+	_, _, t1, t2, ok := q.window(hints)
+	if !ok {
+		return &seriesSet{}, nil
+	}
+	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(), sb: labels.NewScratchBuilder(16)}
+	labelsOnly := hints != nil && hints.Func == "series"
+	nameMs, hostMs := splitMatchers(ms)
+	for _, tl := range q.s.set.Hosts() {
+		if !matchAll(hostMs, tl.Host) {
+			continue
+		}
+		opened, errs := tl.Open(t1, t2)
+		for _, err := range errs {
+			g.warns.Add(fmt.Errorf("archive skipped: %w", err))
+		}
+		if len(opened) == 0 {
+			continue
+		}
+		ns := namespace(opened)
+		mets := selectMetrics(ns, nameMs)
+		if len(mets) == 0 {
+			continue
+		}
+		var err error
+		if labelsOnly {
+			g.fromMetadata(tl.Host, opened, ns, mets, t1, t2)
+		} else {
+			err = g.fromData(ctx, tl.Host, opened, ns, mets, t1, t2)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range g.all {
+		s.finish()
+	}
+	sort.Slice(g.all, func(i, j int) bool { return labels.Compare(g.all[i].lset, g.all[j].lset) < 0 })
+	return &seriesSet{series: g.all, warns: g.warns}, nil
+}
+
+func namespace(opened []multiarchive.Opened) *pmns.Namespace {
+	srcs := make([]pmns.Source, len(opened))
+	for i, o := range opened {
+		srcs[i] = pmns.Source{Name: o.Entry.Files.Base, Meta: o.Archive.Meta}
+	}
+	return pmns.New(srcs...)
+}
+
+// splitMatchers picks out the matchers that can be decided before reading:
+// on the metric name and on the host.
+func splitMatchers(ms []*labels.Matcher) (name, host []*labels.Matcher) {
+	for _, m := range ms {
+		switch m.Name {
+		case labels.MetricName:
+			name = append(name, m)
+		case LabelHostname:
+			host = append(host, m)
+		}
+	}
+	return name, host
+}
+
+func matchAll(ms []*labels.Matcher, v string) bool {
+	for _, m := range ms {
+		if !m.Matches(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// metric is one PCP name selected for a query.
+type metric struct {
+	prom, pcp string
+	desc      *archive.Desc
+	collision bool // another PCP name maps to the same Prometheus name
+}
+
+// selectMetrics resolves the name matchers against a namespace. Equality
+// and plain alternations look names up; other regexes scan the names.
+func selectMetrics(ns *pmns.Namespace, nameMs []*labels.Matcher) []metric {
+	byProm := map[string][]string{}
+	for _, n := range ns.Names() {
+		p := MetricName(n)
+		byProm[p] = append(byProm[p], n)
+	}
+	var candidates []string
+	for _, m := range nameMs {
+		var c []string
+		switch {
+		case m.Type == labels.MatchEqual:
+			c = []string{m.Value}
+		case m.Type == labels.MatchRegexp && len(m.SetMatches()) > 0:
+			c = m.SetMatches()
+		default:
+			continue
+		}
+		candidates = c
+		break
+	}
+	if candidates == nil {
+		candidates = make([]string, 0, len(byProm))
+		for p := range byProm {
+			candidates = append(candidates, p)
+		}
+	}
+	var out []metric
+	for _, p := range candidates {
+		pcps, ok := byProm[p]
+		if !ok || !matchAll(nameMs, p) {
+			continue
+		}
+		for _, n := range pcps {
+			pmid, _ := ns.Lookup(n)
+			d, ok := ns.Desc(pmid)
+			if !ok || !d.Type.Numeric() {
+				continue // strings, aggregates and events are not samples
+			}
+			out = append(out, metric{prom: p, pcp: n, desc: d, collision: len(pcps) > 1})
+		}
+	}
+	return out
+}
+
+// seriesFor finds or makes the series of a label set.
+func (g *gathering) seriesFor(lset labels.Labels) *series {
+	h := lset.Hash()
+	for _, s := range g.index[h] {
+		if labels.Equal(s.lset, lset) {
+			return s
+		}
+	}
+	s := &series{lset: lset}
+	g.index[h] = append(g.index[h], s)
+	g.all = append(g.all, s)
+	return s
+}
+
+// labelsOf builds a series' labels and reports whether they pass every
+// matcher of the Select.
+func (g *gathering) labelsOf(host string, m *metric, pl *pcpLabels, inst int32, iname string, named bool) (labels.Labels, bool) {
+	g.sb.Reset()
+	set := map[string]string{}
+	for k, v := range pl.base {
+		set[k] = v
+	}
+	if pl.insts != nil {
+		for _, ml := range pl.insts[inst] {
+			set[LabelName(ml.Name)] = LabelValue(ml.Value)
+		}
+	}
+	set[LabelHostname] = host
+	if m.desc.InDom != archive.InDomNull {
+		delete(set, LabelInstName)
+		if named {
+			set[LabelInstName] = iname
+		}
+		set[LabelInstID] = strconv.Itoa(int(inst))
+	}
+	if m.collision {
+		set[LabelPCPName] = m.pcp
+	}
+	set[labels.MetricName] = m.prom
+	for k, v := range set {
+		if v != "" {
+			g.sb.Add(k, v)
+		}
+	}
+	g.sb.Sort()
+	lset := g.sb.Labels()
+	for _, mt := range g.ms {
+		if !mt.Matches(lset.Get(mt.Name)) {
+			return lset, false
+		}
+	}
+	return lset, true
+}
