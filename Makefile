@@ -7,12 +7,39 @@ CORPUS   ?= ../shared/corpus/pcp-qa
 FUZZTIME ?= 1m
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test test-short deps testdata corpus-check bench fuzz vet clean
+PROM_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus)
+DEMO     ?= testdata/demo
+LISTEN   ?= :9201
+
+.PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pcp-remote-read
+
+# run serves the bundled demo archives on the default port.
+run: build
+	@echo "Serving $(DEMO) on $(LISTEN). In prometheus.yml:"
+	@echo "  remote_read:"
+	@echo "    - url: http://127.0.0.1$(LISTEN)/api/v1/read"
+	@echo "      read_recent: true"
+	@echo "      filter_external_labels: false"
+	./$(BIN) --web.listen-address=$(LISTEN) $(DEMO)
+
+# prometheus3 builds Prometheus 3.x from the prometheus module version in
+# go.mod, in a throwaway module so its many dependencies stay out of ours.
+# The end-to-end tests use it as the remote-read client that asks for
+# streamed chunks (Debian's 2.42 only asks for samples).
+prometheus3: bin/prometheus-$(PROM_VERSION)
+	@ln -sf prometheus-$(PROM_VERSION) bin/prometheus3
+bin/prometheus-$(PROM_VERSION):
+	@mkdir -p bin
+	@echo "building Prometheus $(PROM_VERSION) for the end-to-end tests (once; a few minutes)"
+	@d=$$(mktemp -d) && cd $$d && $(GO) mod init prometheus3-build >/dev/null 2>&1 && \
+		GOFLAGS=-mod=mod $(GO) get github.com/prometheus/prometheus/cmd/prometheus@$(PROM_VERSION) >/dev/null 2>&1 && \
+		GOFLAGS=-mod=mod CGO_ENABLED=0 $(GO) build -o $(abspath $@) github.com/prometheus/prometheus/cmd/prometheus && \
+		cd / && rm -rf $$d
 
 # deps installs what the end-to-end tests use (PCP's libpcp tools and
 # python3-pcp, Prometheus 2.42) when they are missing and we are root.
@@ -28,7 +55,7 @@ deps:
 		echo "deps: install pcp python3-pcp prometheus (apt-get) to run the end-to-end tests"; \
 	fi
 
-test: deps vet
+test: deps vet prometheus3
 	$(GO) test -count=1 -timeout 20m ./...
 
 test-short:

@@ -28,6 +28,13 @@ func TestOracleSets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if *corpusDir == "" && root == "../testdata/archives" {
+			demo, err := pcptest.HostDirCases("../testdata/demo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cases = append(cases, demo...)
+		}
 		for _, c := range cases {
 			if !c.Multi {
 				continue

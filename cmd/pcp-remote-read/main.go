@@ -3,27 +3,32 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "dump":
 			return runDump(args[1:], stdout, stderr)
-		case "--version", "-version", "version":
+		case "version":
 			fmt.Fprintf(stdout, "pcp-remote-read %s\n", version)
 			return 0
 		}
 	}
-	fmt.Fprintln(stderr, "usage: pcp-remote-read dump [-meta] [-index] ARCHIVE")
-	return 2
+	return runServe(ctx, args, stdout, stderr)
 }

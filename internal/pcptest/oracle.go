@@ -96,3 +96,21 @@ func Cases(root string) ([]Case, error) {
 	}
 	return out, nil
 }
+
+// HostDirCases lists per-host archive directories (root/<host>/) that have
+// a dump beside them (root/<host>.oracle.jsonl.gz), like the demo set.
+func HostDirCases(root string) ([]Case, error) {
+	dumps, err := filepath.Glob(filepath.Join(root, "*.oracle.jsonl.gz"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dumps)
+	var out []Case
+	for _, d := range dumps {
+		host := filepath.Base(d)
+		host = host[:len(host)-len(".oracle.jsonl.gz")]
+		dir := filepath.Join(root, host)
+		out = append(out, Case{Name: host, Dir: dir, Archive: dir, Dump: d, Multi: true})
+	}
+	return out, nil
+}

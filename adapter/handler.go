@@ -1,0 +1,145 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// ReadPath is where remote-read servers conventionally listen (§1). The
+// handler itself does not look at the path, so it can be mounted anywhere.
+const ReadPath = "/api/v1/read"
+
+// Content types of the two response kinds. 3.x clients match the streamed one
+// by exact prefix, including the space after ';' (§5), and refuse a SAMPLES
+// body under any other type (§4).
+const (
+	ContentTypeSamples  = "application/x-protobuf"
+	ContentTypeStreamed = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
+)
+
+type readHandler struct {
+	queryable storage.SampleAndChunkQueryable
+	opts      ReadOptions
+	log       *slog.Logger
+	metrics   *Metrics
+	gate      *gate
+}
+
+// NewReadHandler returns the remote-read handler (POST, conventionally at
+// ReadPath) over q, the project's single storage path. A nil logger discards
+// logs; nil metrics are created unregistered. It fails on invalid options
+// rather than building a handler that hangs or misbehaves later.
+func NewReadHandler(q storage.SampleAndChunkQueryable, opts ReadOptions, logger *slog.Logger, m *Metrics) (http.Handler, error) {
+	if q == nil {
+		return nil, errors.New("remote-read handler: nil queryable")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("remote-read handler: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(nil); err != nil {
+			return nil, fmt.Errorf("remote-read handler: %w", err)
+		}
+	}
+	m.initHandler(handlerRead, responseTypeSamples, responseTypeStreamed)
+	return &readHandler{
+		queryable: q,
+		opts:      opts,
+		log:       logger.With("handler", handlerRead),
+		metrics:   m,
+		gate:      newGate(opts.MaxConcurrent, opts.MaxQueueWait),
+	}, nil
+}
+
+func (h *readHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	inFlight := h.metrics.InFlight.WithLabelValues(handlerRead)
+	inFlight.Inc()
+	defer inFlight.Dec()
+
+	code := h.serve(w, r)
+
+	h.metrics.Requests.WithLabelValues(handlerRead, strconv.Itoa(code)).Inc()
+	h.metrics.RequestDuration.WithLabelValues(handlerRead).Observe(time.Since(start).Seconds())
+}
+
+// serve answers one request and returns the status code it sent.
+func (h *readHandler) serve(w http.ResponseWriter, r *http.Request) int {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.fail(w, r, &httpError{
+			status: http.StatusMethodNotAllowed, kind: errKindBadRequest,
+			msg: fmt.Sprintf("method %s not allowed; remote read uses POST", r.Method),
+		})
+	}
+	release, err := h.gate.acquire(r.Context())
+	if err != nil {
+		return h.fail(w, r, err)
+	}
+	defer release()
+
+	data, err := readRequestBody(w, r, h.opts.MaxRequestBytes)
+	if err != nil {
+		return h.fail(w, r, err)
+	}
+	rt, queries, err := parseReadRequest(data)
+	if err != nil {
+		return h.fail(w, r, err)
+	}
+
+	// Queriers stay open until the response is written: labels and chunk
+	// bytes handed out by Select may point into memory the querier owns.
+	var open openQueriers
+	defer open.closeAll(h.log)
+
+	if rt == prompb.ReadRequest_STREAMED_XOR_CHUNKS {
+		return h.serveStreamed(w, r, queries, &open)
+	}
+	return h.serveSamples(w, r, queries, &open)
+}
+
+// fail logs err at a level matching whose fault it is, counts it and writes it
+// as a one-line plain-text body. Only call it before the first body byte.
+func (h *readHandler) fail(w http.ResponseWriter, r *http.Request, err error) int {
+	he := classify(r.Context(), err)
+	h.metrics.Errors.WithLabelValues(handlerRead, he.kind).Inc()
+	attrs := []any{"status", he.status, "kind", he.kind, "err", he.Error(), "remote", r.RemoteAddr}
+	switch he.kind {
+	case errKindInternal:
+		h.log.Error("remote read failed", attrs...)
+	case errKindLimit:
+		// Not a server fault, but an operator may need to raise a limit.
+		h.log.Info("remote read refused", attrs...)
+	default:
+		h.log.Debug("remote read rejected", attrs...)
+	}
+	// Prometheus shows the body verbatim as one line (§8).
+	http.Error(w, strings.ReplaceAll(he.Error(), "\n", "; "), he.status)
+	return he.status
+}
+
+// openQueriers collects the queriers of one request so they can be closed
+// after the response is out.
+type openQueriers []storage.LabelQuerier
+
+func (o *openQueriers) add(q storage.LabelQuerier) { *o = append(*o, q) }
+
+func (o *openQueriers) closeAll(log *slog.Logger) {
+	for _, q := range *o {
+		if err := q.Close(); err != nil {
+			log.Warn("close querier", "err", err)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults for ReadOptions. They follow Prometheus' own read handler where one
+// exists (sample limit 5e7, 10 concurrent reads) and remote-read-protocol.md
+// otherwise.
+const (
+	DefaultMaxSamplesPerQuery = 50_000_000
+	DefaultMaxConcurrent      = 10
+	DefaultMaxQueueWait       = 10 * time.Second
+	// DefaultMaxBytesPerFrame leaves headroom below the 3.x client's
+	// chunked_read_limit default of 5e7 bytes (§5): a frame above that limit
+	// fails the client's whole query instead of degrading to a warning.
+	DefaultMaxBytesPerFrame = 32 << 20
+	// DefaultMaxRequestBytes is the limit Prometheus' own decoder applies to
+	// both the body and its snappy-decoded length (§1, CVE-2026-42154).
+	DefaultMaxRequestBytes = 32 << 20
+)
+
+// ReadOptions bounds what one remote-read request may cost. Every budget is
+// checked before the first response byte is written.
+type ReadOptions struct {
+	// MaxSamplesPerQuery caps the samples of one response, summed over all
+	// queries of the request (a real client sends exactly one query per
+	// request, §2.1, so in practice this is per query). It applies to both
+	// response types; for streamed responses it counts the samples of the
+	// chunks. 0 disables the limit.
+	MaxSamplesPerQuery int64
+
+	// MaxConcurrent is the number of requests served at once. It must be > 0:
+	// a zero-capacity gate would block every request forever
+	// (graphite-clickhouse #245, §14).
+	MaxConcurrent int
+
+	// MaxQueueWait is how long a request waits for a free slot before it is
+	// answered 429. 0 rejects at once when all slots are busy. A short wait
+	// absorbs the burst of parallel reads one dashboard refresh causes.
+	MaxQueueWait time.Duration
+
+	// MaxBytesPerFrame caps the protobuf message of one streamed frame. A
+	// frame carries exactly one whole series and a series is never split
+	// (§7), so a series whose frame would be larger fails the whole request
+	// with 400 before the first byte. Keep it below the client's
+	// chunked_read_limit (default 5e7 bytes).
+	MaxBytesPerFrame int
+
+	// MaxRequestBytes caps both the compressed request body (413) and its
+	// snappy-decoded length (413).
+	MaxRequestBytes int64
+}
+
+// DefaultReadOptions returns the options pcp-remote-read runs with unless
+// configured otherwise.
+func DefaultReadOptions() ReadOptions {
+	return ReadOptions{
+		MaxSamplesPerQuery: DefaultMaxSamplesPerQuery,
+		MaxConcurrent:      DefaultMaxConcurrent,
+		MaxQueueWait:       DefaultMaxQueueWait,
+		MaxBytesPerFrame:   DefaultMaxBytesPerFrame,
+		MaxRequestBytes:    DefaultMaxRequestBytes,
+	}
+}
+
+// Validate reports every option that would make the handler misbehave.
+func (o ReadOptions) Validate() error {
+	var errs []error
+	if o.MaxSamplesPerQuery < 0 {
+		errs = append(errs, fmt.Errorf("MaxSamplesPerQuery %d < 0 (0 disables the limit)", o.MaxSamplesPerQuery))
+	}
+	if o.MaxConcurrent <= 0 {
+		errs = append(errs, fmt.Errorf("MaxConcurrent %d must be > 0", o.MaxConcurrent))
+	}
+	if o.MaxQueueWait < 0 {
+		errs = append(errs, fmt.Errorf("MaxQueueWait %v < 0", o.MaxQueueWait))
+	}
+	if o.MaxBytesPerFrame <= 0 {
+		errs = append(errs, fmt.Errorf("MaxBytesPerFrame %d must be > 0", o.MaxBytesPerFrame))
+	}
+	if o.MaxRequestBytes <= 0 {
+		errs = append(errs, fmt.Errorf("MaxRequestBytes %d must be > 0", o.MaxRequestBytes))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid read options: %w", err)
+	}
+	return nil
+}

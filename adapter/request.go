@@ -1,0 +1,158 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gogo/protobuf/proto"
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
+)
+
+// readQuery is one validated prompb.Query, ready for Select.
+type readQuery struct {
+	start, end int64 // inclusive milliseconds, as sent (§2.3)
+	matchers   []*labels.Matcher
+	hints      *storage.SelectHints // nil when the client sent none, as in Prometheus
+}
+
+// readRequestBody reads the snappy block of a remote-read request, refusing
+// more than maxBytes both compressed and decompressed (§1).
+func readRequestBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
+	if r.ContentLength > maxBytes {
+		return nil, limitExceeded(http.StatusRequestEntityTooLarge,
+			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBytes)
+	}
+	compressed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, limitExceeded(http.StatusRequestEntityTooLarge,
+				"request body exceeds the limit of %d bytes", maxBytes)
+		}
+		// Almost always the client hanging up mid-upload.
+		return nil, &httpError{status: http.StatusBadRequest, kind: errKindBadRequest, msg: "read request body", err: err}
+	}
+	n, err := snappy.DecodedLen(compressed)
+	if err != nil {
+		return nil, badRequest("request body is not a snappy block: %v", err)
+	}
+	// Checked before decoding so a 1 KiB body cannot make us allocate 4 GiB
+	// (CVE-2026-42154).
+	if int64(n) > maxBytes {
+		return nil, limitExceeded(http.StatusRequestEntityTooLarge,
+			"decompressed request of %d bytes exceeds the limit of %d bytes", n, maxBytes)
+	}
+	data, err := snappy.Decode(make([]byte, n), compressed)
+	if err != nil {
+		return nil, badRequest("request body is not a snappy block: %v", err)
+	}
+	return data, nil
+}
+
+// parseReadRequest unmarshals and validates a decompressed ReadRequest.
+func parseReadRequest(data []byte) (prompb.ReadRequest_ResponseType, []readQuery, error) {
+	var req prompb.ReadRequest
+	if err := proto.Unmarshal(data, &req); err != nil {
+		return 0, nil, badRequest("request is not a prometheus.ReadRequest: %v", err)
+	}
+	if len(req.Queries) == 0 {
+		return 0, nil, badRequest("request has no queries")
+	}
+	rt, err := negotiateResponseType(req.AcceptedResponseTypes)
+	if err != nil {
+		return 0, nil, err
+	}
+	queries := make([]readQuery, 0, len(req.Queries))
+	for i, q := range req.Queries {
+		rq, err := parseQuery(q)
+		if err != nil {
+			return 0, nil, badRequest("query %d: %v", i, err)
+		}
+		queries = append(queries, rq)
+	}
+	return rt, queries, nil
+}
+
+// negotiateResponseType picks the first accepted type we support: 2.x before
+// 2.55 sends none (meaning SAMPLES), 2.55+ and 3.x send
+// [STREAMED_XOR_CHUNKS, SAMPLES] (§2.2, §3).
+func negotiateResponseType(accepted []prompb.ReadRequest_ResponseType) (prompb.ReadRequest_ResponseType, error) {
+	if len(accepted) == 0 {
+		return prompb.ReadRequest_SAMPLES, nil
+	}
+	for _, t := range accepted {
+		switch t {
+		case prompb.ReadRequest_SAMPLES, prompb.ReadRequest_STREAMED_XOR_CHUNKS:
+			return t, nil
+		}
+	}
+	return 0, badRequest("server does not support any of the requested response types: %v; supported: %v",
+		accepted, []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS, prompb.ReadRequest_SAMPLES})
+}
+
+func parseQuery(q *prompb.Query) (readQuery, error) {
+	if q == nil {
+		return readQuery{}, errors.New("empty query")
+	}
+	if q.StartTimestampMs > q.EndTimestampMs {
+		return readQuery{}, fmt.Errorf("start %d ms is after end %d ms", q.StartTimestampMs, q.EndTimestampMs)
+	}
+	// PromQL refuses selectors without matchers, so no real client sends
+	// one; accepting it would mean "every series of every archive".
+	if len(q.Matchers) == 0 {
+		return readQuery{}, errors.New("no matchers; add at least one matcher")
+	}
+	ms, err := toMatchers(q.Matchers)
+	if err != nil {
+		return readQuery{}, err
+	}
+	rq := readQuery{start: q.StartTimestampMs, end: q.EndTimestampMs, matchers: ms}
+	// Copied 1:1 like Prometheus' remote.ToQuery/read handler (§2.6); the
+	// storage decides what to push down.
+	if h := q.Hints; h != nil {
+		rq.hints = &storage.SelectHints{
+			Start:    h.StartMs,
+			End:      h.EndMs,
+			Step:     h.StepMs,
+			Func:     h.Func,
+			Grouping: h.Grouping,
+			By:       h.By,
+			Range:    h.RangeMs,
+		}
+	}
+	return rq, nil
+}
+
+// toMatchers converts wire matchers. labels.NewMatcher gives PromQL semantics:
+// anchored regexes, and an absent label matching "" (§2.5).
+func toMatchers(pms []*prompb.LabelMatcher) ([]*labels.Matcher, error) {
+	ms := make([]*labels.Matcher, 0, len(pms))
+	for _, pm := range pms {
+		if pm == nil {
+			return nil, errors.New("empty matcher")
+		}
+		var t labels.MatchType
+		switch pm.Type {
+		case prompb.LabelMatcher_EQ:
+			t = labels.MatchEqual
+		case prompb.LabelMatcher_NEQ:
+			t = labels.MatchNotEqual
+		case prompb.LabelMatcher_RE:
+			t = labels.MatchRegexp
+		case prompb.LabelMatcher_NRE:
+			t = labels.MatchNotRegexp
+		default:
+			return nil, fmt.Errorf("matcher on %q: unknown matcher type %d", pm.Name, pm.Type)
+		}
+		m, err := labels.NewMatcher(t, pm.Name, pm.Value)
+		if err != nil {
+			return nil, fmt.Errorf("matcher %s%s%q: %v", pm.Name, t, pm.Value, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
