@@ -38,7 +38,7 @@ bin/prometheus-$(PROM_VERSION):
 	@echo "building Prometheus $(PROM_VERSION) for the end-to-end tests (once; a few minutes)"
 	@d=$$(mktemp -d) && cd $$d && $(GO) mod init prometheus3-build >/dev/null 2>&1 && \
 		GOFLAGS=-mod=mod $(GO) get github.com/prometheus/prometheus/cmd/prometheus@$(PROM_VERSION) >/dev/null 2>&1 && \
-		GOFLAGS=-mod=mod CGO_ENABLED=0 $(GO) build -o $(abspath $@) github.com/prometheus/prometheus/cmd/prometheus && \
+		GOFLAGS=-mod=mod CGO_ENABLED=0 $(GO) build -tags remove_all_sd -o $(abspath $@) github.com/prometheus/prometheus/cmd/prometheus && \
 		cd / && rm -rf $$d
 
 # deps installs what the end-to-end tests use (PCP's libpcp tools and

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -33,6 +34,9 @@ func Open(name string) (*Archive, error) {
 // OpenFiles opens an archive whose files are already known.
 func OpenFiles(files Files) (*Archive, error) {
 	a := &Archive{Files: files}
+	if len(files.Volumes) == 0 {
+		return nil, fmt.Errorf("%s: no data volumes for this archive", files.Base)
+	}
 	src, err := openSource(files.Meta)
 	if err != nil {
 		return nil, err
@@ -189,9 +193,11 @@ type Reader struct {
 	err  error
 	done bool
 	tail bool
-	// hinted is set while the position came from the index and no record
-	// has been read there yet: a bad hint falls back to a full scan.
+	// hinted is set while the position came from index entry hint and
+	// has not been checked yet (see hintOK); tries counts rejected entries.
 	hinted bool
+	hint   int
+	tries  int
 }
 
 // NewReader returns a reader over the records in the options' time window.
@@ -218,15 +224,20 @@ func (a *Archive) NewReader(opt ReaderOptions) *Reader {
 // offset is stamped no later than the entry (LOGARCHIVE(5)), so starting at
 // the last entry stamped before t skips nothing that is wanted.
 func (r *Reader) seek(t int64) {
-	vols := r.a.Files.Volumes
-	r.vi, r.off = 0, int64(labelLen(r.a.Label.Version))
 	idx := r.a.Index
-	i := sort.Search(len(idx), func(i int) bool { return idx[i].Time >= t }) - 1
+	r.seekEntry(sort.Search(len(idx), func(i int) bool { return idx[i].Time >= t }) - 1)
+}
+
+// seekEntry positions the reader at index entry i, or the nearest usable
+// entry before it, or (with none) at the start of the archive.
+func (r *Reader) seekEntry(i int) {
+	vols := r.a.Files.Volumes
+	r.vi, r.off, r.hinted = 0, int64(labelLen(r.a.Label.Version)), false
 	for ; i >= 0; i-- {
-		e := idx[i]
+		e := r.a.Index[i]
 		vi := sort.Search(len(vols), func(j int) bool { return vols[j].Num >= int(e.Vol) })
 		if vi < len(vols) && vols[vi].Num == int(e.Vol) && e.DataOff >= r.off {
-			r.vi, r.off, r.hinted = vi, e.DataOff, true
+			r.vi, r.off, r.hinted, r.hint = vi, e.DataOff, true, i
 			return
 		}
 	}
@@ -239,13 +250,22 @@ func (r *Reader) Next() bool {
 		if r.vr == nil && !r.openVolume() {
 			return false
 		}
-		buf, err := r.vr.readRecord(r.off, r.min)
-		if err != nil && r.hinted && !r.vr.atEnd(r.off) {
-			r.closeVolume()
-			r.vi, r.off, r.hinted = 0, int64(labelLen(r.a.Label.Version)), false
-			continue
+		if r.hinted {
+			r.hinted = false
+			if !r.hintOK() {
+				// Try an earlier entry (pmlogger's last entry can be
+				// stamped a microsecond before the last record); after a
+				// few, the index is stale or damaged: scan from the start.
+				r.closeVolume()
+				if r.tries++; r.tries < 4 {
+					r.seekEntry(r.hint - 1)
+				} else {
+					r.seekEntry(-1)
+				}
+				continue
+			}
 		}
-		r.hinted = false
+		buf, err := r.vr.readRecord(r.off, r.min)
 		if err != nil {
 			if !r.endOfVolume(err) {
 				return false
@@ -275,6 +295,43 @@ func (r *Reader) Next() bool {
 		return true
 	}
 	return false
+}
+
+// hintOK checks an index hint before the reader trusts it. The index is only
+// a hint (format notes section 8): entries can be stale, point past the end of
+// a truncated volume, into the middle of a record or into the wrong volume,
+// and skipping on such an entry would silently lose records. In a
+// time-ordered archive a hint skips nothing stamped after the entry exactly
+// when the record just before it is a whole record stamped no later than the
+// entry; at the start of a volume, when the record there is stamped no later
+// than the entry (pmlogger indexes the first record of every volume). Old
+// archives whose entries point at the end of the record pass the same check.
+func (r *Reader) hintOK() bool {
+	ll := int64(labelLen(r.a.Label.Version))
+	at := r.off
+	if r.off > ll {
+		// Read the tail of the volume before the hint in one go, so that
+		// compressed volumes are not decompressed twice.
+		from := max(ll, r.off-window)
+		b, err := r.vr.get(from, int(r.off-from))
+		if err != nil {
+			return false
+		}
+		n := int64(binary.BigEndian.Uint32(b[len(b)-4:]))
+		at = r.off - n
+		if n < int64(r.min) || at < ll {
+			return false
+		}
+	}
+	buf, err := r.vr.readRecord(at, r.min)
+	if err != nil || at < r.off && at+int64(len(buf)) != r.off {
+		return false
+	}
+	t := v2Time(buf[4:])
+	if r.a.Label.Version == 3 {
+		t = v3Time(buf[4:])
+	}
+	return t <= r.a.Index[r.hint].Time
 }
 
 // endOfVolume handles a record that could not be read and reports whether
@@ -318,6 +375,13 @@ func (r *Reader) openVolume() bool {
 	}
 	r.vr = newVolumeReader(src, vf.Path)
 	if err := r.a.checkVolumeLabel(r.vr, vf); err != nil {
+		if r.vi == len(r.a.Files.Volumes)-1 && r.vr.labelPending(r.a.Label.Version) {
+			// pmlogger creates a new volume, then writes its label: a
+			// newest volume holding part of a label is not written yet.
+			r.tail, r.done = true, true
+			r.closeVolume()
+			return false
+		}
 		r.fail(err)
 		return false
 	}

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -118,4 +119,22 @@ func (v *volumeReader) restIsZero(off int64) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// labelPending reports whether the file is shorter than a label of this
+// version and what it holds is the start of one: a label being written.
+func (v *volumeReader) labelPending(version int) bool {
+	n := labelLen(version)
+	sz, ok := v.src.size()
+	if !ok || sz >= int64(n) {
+		return false
+	}
+	b, err := v.get(0, int(sz))
+	if err != nil {
+		return false
+	}
+	var hdr [8]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(n))
+	binary.BigEndian.PutUint32(hdr[4:], logMagic|uint32(version))
+	return bytes.HasPrefix(hdr[:], b[:min(len(b), len(hdr))])
 }
