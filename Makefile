@@ -74,7 +74,7 @@ testdata:
 # corpus with libpcp's dump of it. A developer check; CI has no corpus.
 corpus-check:
 	@$(GO) test -count=1 -run 'TestOracle' ./archive/ ./multiarchive/ -corpus $(abspath $(CORPUS)) -v 2>&1 | \
-		awk '/identical to libpcp/ { split($$2, f, "/"); same += f[1]; total += f[2] } /^(---|    ---) FAIL|_test.go/ { print } \
+		awk '/identical to libpcp/ { split($$(NF-3), f, "/"); same += f[1]; total += f[2] } /^(---|    ---) FAIL|_test.go/ { print } \
 		END { printf "%d/%d archives identical\n", same, total; exit (same != total || total == 0) }' 
 
 bench:

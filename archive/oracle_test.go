@@ -2,7 +2,6 @@ package archive_test
 
 import (
 	"flag"
-	"fmt"
 	"testing"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
@@ -18,30 +17,10 @@ func TestOracle(t *testing.T) {
 	if *corpusDir != "" {
 		roots = []string{*corpusDir}
 	}
-	total, same := 0, 0
-	for _, root := range roots {
-		cases, err := pcptest.Cases(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cases {
-			if c.Multi {
-				continue // a directory of archives: multiarchive's test
-			}
-			total++
-			t.Run(c.Name, func(t *testing.T) {
-				if err := compareWithOracle(c.Archive, c.Dump); err != nil {
-					t.Error(err)
-					return
-				}
-				same++
-			})
-		}
-	}
-	if total == 0 {
-		t.Fatal("no test archives found")
-	}
-	fmt.Printf("archive: %d/%d archives identical to libpcp\n", same, total)
+	// Directories of archives are multiarchive's test.
+	pcptest.ForEachCase(t, "archive: archives", roots, false, func(c pcptest.Case) error {
+		return compareWithOracle(c.Archive, c.Dump)
+	})
 }
 
 func compareWithOracle(name, dump string) error {

@@ -18,41 +18,13 @@ var corpusDir = flag.String("corpus", "", "compare every archive directory under
 // TestOracleSets reads each directory of archives as one timeline and
 // compares it with libpcp's multi-archive reading, boundary marks included.
 func TestOracleSets(t *testing.T) {
-	roots := []string{"../testdata/pcp-qa", "../testdata/archives"}
+	roots := []string{"../testdata/pcp-qa", "../testdata/demo"}
 	if *corpusDir != "" {
 		roots = []string{*corpusDir}
 	}
-	total, same := 0, 0
-	for _, root := range roots {
-		cases, err := pcptest.Cases(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if *corpusDir == "" && root == "../testdata/archives" {
-			demo, err := pcptest.HostDirCases("../testdata/demo")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cases = append(cases, demo...)
-		}
-		for _, c := range cases {
-			if !c.Multi {
-				continue
-			}
-			total++
-			t.Run(c.Name, func(t *testing.T) {
-				if err := compareSet(c.Archive, c.Dump); err != nil {
-					t.Error(err)
-					return
-				}
-				same++
-			})
-		}
-	}
-	if total == 0 {
-		t.Skip("no archive directories in testdata")
-	}
-	fmt.Printf("multiarchive: %d/%d archive sets identical to libpcp\n", same, total)
+	pcptest.ForEachCase(t, "multiarchive: archive sets", roots, true, func(c pcptest.Case) error {
+		return compareSet(c.Archive, c.Dump)
+	})
 }
 
 func compareSet(dir, dump string) error {

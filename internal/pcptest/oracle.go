@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"testing"
 )
 
 // Line is one line of a dump made by testdata/gen/pcp-dump.py (the same
@@ -113,4 +114,38 @@ func HostDirCases(root string) ([]Case, error) {
 		out = append(out, Case{Name: host, Dir: dir, Archive: dir, Dump: d, Multi: true})
 	}
 	return out, nil
+}
+
+// ForEachCase runs check as a subtest on every case under roots that is (or,
+// with multi false, is not) a set of archives, and prints how many matched
+// libpcp in the form `make corpus-check` adds up.
+func ForEachCase(t *testing.T, what string, roots []string, multi bool, check func(Case) error) {
+	t.Helper()
+	total, same := 0, 0
+	for _, root := range roots {
+		cases, err := Cases(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hosts, err := HostDirCases(root); err == nil {
+			cases = append(cases, hosts...)
+		}
+		for _, c := range cases {
+			if c.Multi != multi {
+				continue
+			}
+			total++
+			t.Run(c.Name, func(t *testing.T) {
+				if err := check(c); err != nil {
+					t.Error(err)
+					return
+				}
+				same++
+			})
+		}
+	}
+	if total == 0 {
+		t.Fatalf("no test cases under %v", roots)
+	}
+	fmt.Printf("%s: %d/%d identical to libpcp\n", what, same, total)
 }
