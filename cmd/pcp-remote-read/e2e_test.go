@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +120,26 @@ func startServer(t *testing.T, paths ...string) string {
 	return "http://" + addr
 }
 
+// servedSamples reads pcp_remote_read_samples_served_total for a response
+// type from our /metrics.
+func servedSamples(t *testing.T, base, respType string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "pcp_remote_read_samples_served_total{") && strings.Contains(line, `response_type="`+respType+`"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			return v
+		}
+	}
+	return 0
+}
+
 func parseSample(t *testing.T, p []any) (int64, float64) {
 	t.Helper()
 	ts := p[0].(float64)
@@ -148,14 +171,21 @@ func TestPrometheusRemoteRead(t *testing.T) {
 		name     string
 		bin      func(testing.TB) string
 		leftOpen bool
+		respType string // what this client asks for (protocol notes 2.2)
 	}{
-		{"prometheus2", pcptest.Prometheus2, false},
-		{"prometheus3", pcptest.Prometheus3, true},
+		{"prometheus2", pcptest.Prometheus2, false, "samples"},
+		{"prometheus3", pcptest.Prometheus3, true, "streamed_xor_chunks"},
 	}
 	for _, p := range proms {
 		t.Run(p.name, func(t *testing.T) {
 			prom := pcptest.StartPrometheus(t, p.bin(t), base+"/api/v1/read", "")
 			const lookback = 5 * 60 * 1000
+			before := servedSamples(t, base, p.respType)
+			defer func() {
+				if after := servedSamples(t, base, p.respType); after <= before {
+					t.Errorf("no samples served as %s (%v before, %v after)", p.respType, before, after)
+				}
+			}()
 
 			t.Run("raw samples", func(t *testing.T) {
 				// A range selector returns the raw samples: exactly libpcp's.
