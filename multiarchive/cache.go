@@ -3,6 +3,7 @@ package multiarchive
 import (
 	"container/list"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,19 +38,28 @@ type cacheItem struct {
 type signature struct {
 	metaSize  int64
 	metaMtime time.Time
-	volumes   int
-	lastVol   string
+	files     string // every file's path: volumes are added and compressed
 }
 
 func signatureOf(f archive.Files) signature {
-	s := signature{volumes: len(f.Volumes)}
+	s := signature{files: filesKey(f)}
 	if fi, err := os.Stat(f.Meta); err == nil {
 		s.metaSize, s.metaMtime = fi.Size(), fi.ModTime()
 	}
-	if n := len(f.Volumes); n > 0 {
-		s.lastVol = f.Volumes[n-1].Path
-	}
 	return s
+}
+
+// filesKey is the list of an archive's files as one string.
+func filesKey(f archive.Files) string {
+	var b strings.Builder
+	b.WriteString(f.Meta)
+	b.WriteByte(0)
+	b.WriteString(f.Index)
+	for _, v := range f.Volumes {
+		b.WriteByte(0)
+		b.WriteString(v.Path)
+	}
+	return b.String()
 }
 
 func newCache(n int, bytes int64) *cache {
@@ -73,7 +83,9 @@ func (c *cache) get(e *Entry, revalidate bool) (*archive.Archive, error) {
 		it := el.Value.(*cacheItem)
 		c.mu.Unlock()
 		<-it.ready
-		if it.err == nil && (!revalidate || it.sig == sig) {
+		// Without revalidation the entry's files, from the latest scan,
+		// must still be those the archive was loaded from.
+		if it.err == nil && (revalidate && it.sig == sig || !revalidate && it.sig.files == filesKey(files)) {
 			c.mu.Lock()
 			c.hits++
 			c.lru.MoveToFront(el)

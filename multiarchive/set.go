@@ -111,8 +111,19 @@ func (s *Set) Rescan() {
 		s.log.Warn("archive skipped", "path", sk.Path, "reason", sk.Reason)
 	}
 	s.mu.Lock()
-	for base := range s.entries {
-		if entries[base] == nil {
+	// A cached archive is revalidated only while it is the newest of its
+	// timeline. Drop the ones that stopped being the newest: pmlogger moved
+	// on to a new archive after its last writes (a new volume, metadata, the
+	// final record) to this one, and the next query must load those.
+	wasNewest := map[*Entry]bool{}
+	for _, tl := range s.hosts {
+		if n := len(tl.entries); n > 0 {
+			wasNewest[tl.entries[n-1]] = true
+		}
+	}
+	for base, old := range s.entries {
+		e := entries[base]
+		if e == nil || wasNewest[old] && !isNewest(hosts[e.Label.Hostname], e) {
 			s.cache.drop(base)
 		}
 	}
@@ -147,6 +158,10 @@ func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
 		old.mu.Unlock()
 	}
 	return e
+}
+
+func isNewest(tl *Timeline, e *Entry) bool {
+	return tl != nil && len(tl.entries) > 0 && tl.entries[len(tl.entries)-1] == e
 }
 
 // Hosts returns the timelines, sorted by host name.

@@ -1,6 +1,7 @@
 package multiarchive
 
 import (
+	"errors"
 	"math"
 	"sort"
 	"sync"
@@ -145,6 +146,11 @@ func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
 	for _, e := range sel {
 		live := last >= 0 && e == tl.entries[last]
 		a, err := tl.set.cache.get(e, live && t2 > e.End())
+		if live && errors.Is(err, archive.ErrNoData) {
+			// pmlogger has labelled the files of a new archive and not
+			// written its metadata yet: nothing to read, no problem.
+			continue
+		}
 		if err != nil {
 			tl.set.noteProblem(e.Files.Base, err)
 			errs = append(errs, err)

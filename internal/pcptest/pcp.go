@@ -1,0 +1,206 @@
+package pcptest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// PCPConf returns a setting of /etc/pcp.conf ($PCP_CONF), the environment
+// taking precedence as in pcp.env, or def when neither has it.
+func PCPConf(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	conf := os.Getenv("PCP_CONF")
+	if conf == "" {
+		conf = "/etc/pcp.conf"
+	}
+	f, err := os.Open(conf)
+	if err != nil {
+		return def
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && k == key {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return def
+}
+
+// PMCDAddr is the only address the tests talk to pmcd on.
+const PMCDAddr = "127.0.0.1"
+
+// pmcdAnswers reports whether pmcd answers on PMCDAddr.
+func pmcdAnswers() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, "pminfo", "-h", PMCDAddr, "-f", "pmcd.version").Run() == nil
+}
+
+// PMCD makes sure a pmcd answers on 127.0.0.1 for the rest of the test. When
+// none does it starts one, bound to loopback only, the way
+// testdata/gen/make-testdata.sh does (merged PMNS, $PCP_RUN_DIR, a scratch
+// working directory for the PMDAs' logs), and stops it when the test ends.
+// Without PCP, or when pmcd cannot be started (not root), the test is
+// skipped, or fails under CI=true.
+func PMCD(t testing.TB) {
+	t.Helper()
+	_, err := exec.LookPath("pminfo")
+	Require(t, "PCP (pminfo; Debian package pcp)", err == nil)
+	if pmcdAnswers() {
+		return
+	}
+	bin := filepath.Join(PCPConf("PCP_BINADM_DIR", "/usr/lib/pcp/bin"), "pmcd")
+	_, err = os.Stat(bin)
+	Require(t, "pmcd at "+bin+" (Debian package pcp)", err == nil)
+	Require(t, "a pmcd on "+PMCDAddr+", or root to start one", os.Geteuid() == 0)
+
+	// A fresh install has no merged PMNS until Rebuild runs, and pmcd will
+	// not start without one; Rebuild writes `root` into its cwd.
+	pmns := filepath.Join(PCPConf("PCP_VAR_DIR", "/var/lib/pcp"), "pmns")
+	if _, err := os.Stat(filepath.Join(pmns, "root")); err != nil {
+		cmd := exec.Command("./Rebuild", "-u")
+		cmd.Dir = pmns
+		out, err := cmd.CombinedOutput()
+		Require(t, fmt.Sprintf("a PMNS (Rebuild -u in %s: %v %s)", pmns, err, out), err == nil)
+	}
+	if err := os.MkdirAll(PCPConf("PCP_RUN_DIR", "/run/pcp"), 0o755); err != nil {
+		Require(t, "PCP_RUN_DIR: "+err.Error(), false)
+	}
+	// Each PMDA writes <name>.log into pmcd's working directory: a scratch
+	// directory, removed when pmcd has stopped (not t.TempDir, which would
+	// fail the test if a PMDA were still writing as it is removed).
+	dir, err := os.MkdirTemp("", "pcptest-pmcd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-f", "-i", PMCDAddr, "-l", "pmcd.log")
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		Require(t, "pmcd: "+err.Error(), false)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		os.RemoveAll(dir)
+	}
+	pmcdLog := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "pmcd.log"))
+		return tail(string(b), 2000)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if pmcdAnswers() {
+			break
+		}
+		select {
+		case <-exited:
+			// Lost a race with another pmcd being started? Then use it.
+			if pmcdAnswers() {
+				os.RemoveAll(dir)
+				return
+			}
+			log := pmcdLog()
+			os.RemoveAll(dir)
+			Require(t, "a pmcd that starts (it exited: "+log+")", false)
+		default:
+		}
+		if time.Now().After(deadline) {
+			log := pmcdLog()
+			stop()
+			Require(t, "a pmcd that answers within 30s (log: "+log+")", false)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("started pmcd (pid %d) on %s", cmd.Process.Pid, PMCDAddr)
+	t.Cleanup(stop)
+}
+
+// Pmlogger is a pmlogger started by StartPmlogger.
+type Pmlogger struct {
+	Base string // archive base name
+	Log  string // pmlogger's log file
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// StartPmlogger runs `pmlogger -h 127.0.0.1 -c config -l logFile args...
+// base` and stops it (if still running) when the test ends. PMCD must have
+// been called.
+func StartPmlogger(t testing.TB, config, base, logFile string, args ...string) *Pmlogger {
+	t.Helper()
+	bin, err := exec.LookPath("pmlogger")
+	Require(t, "pmlogger (Debian package pcp)", err == nil)
+	argv := append([]string{"-h", PMCDAddr, "-c", config, "-l", logFile}, args...)
+	p := &Pmlogger{Base: base, Log: logFile, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, append(argv, base)...)
+	p.cmd.Dir = filepath.Dir(logFile)
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Logf("pmlogger %s: %v", base, err)
+		}
+	})
+	return p
+}
+
+// Exited reports whether pmlogger has exited, and how.
+func (p *Pmlogger) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// Stop sends pmlogger SIGINT, as an administrator would, and waits for it to
+// write its last record and exit.
+func (p *Pmlogger) Stop() error {
+	if done, err := p.Exited(); done {
+		return err
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+		return errors.New("pmlogger ignored SIGINT for 10s; killed")
+	}
+	// pmlogger exits 0 after SIGINT; a signal status is no failure either.
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) && !ee.Exited() {
+		return nil
+	}
+	return p.err
+}
+
+// LogText returns pmlogger's log, for failure messages.
+func (p *Pmlogger) LogText() string {
+	b, _ := os.ReadFile(p.Log)
+	return tail(string(b), 3000)
+}
