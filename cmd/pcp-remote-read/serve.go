@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,6 +48,8 @@ type config struct {
 	cacheBytes     int64
 	maxSamples     int64
 	maxConcurrent  int
+	lookbackDelta  time.Duration
+	queryTimeout   time.Duration
 	maxFrameBytes  int
 	maxRequestSize int64
 }
@@ -64,13 +69,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.rescan, "archive.rescan-interval", time.Minute, "how often to rescan the archive paths for new archives (0 disables; queries reaching past the newest data also rescan)")
 	fs.IntVar(&c.cacheArchives, "cache.archives", 16, "archives whose metadata is kept in memory")
 	fs.Int64Var(&c.cacheBytes, "cache.bytes", 512<<20, "bytes of archive metadata kept in memory")
-	fs.Int64Var(&c.maxSamples, "query.max-samples", ro.MaxSamplesPerQuery, "samples one query may select (0: no limit); over it the request fails with 400 before any data")
-	fs.IntVar(&c.maxConcurrent, "query.max-concurrency", ro.MaxConcurrent, "requests served at once (> 0); more wait up to 10s, then get 429")
+	fs.Int64Var(&c.maxSamples, "query.max-samples", ro.MaxSamplesPerQuery, "samples one query may select (0: no limit); over it a remote read fails with 400 before any data, a PromQL query with 422")
+	fs.IntVar(&c.maxConcurrent, "query.max-concurrency", ro.MaxConcurrent, "remote reads served at once (> 0; more wait up to 10s, then get 429), and PromQL queries evaluated at once (more wait within their timeout)")
+	fs.DurationVar(&c.lookbackDelta, "query.lookback-delta", adapter.DefaultLookbackDelta, "how far back PromQL looks for a sample of a series at each evaluation time (> 0)")
+	fs.DurationVar(&c.queryTimeout, "query.timeout", adapter.DefaultQueryTimeout, "longest a PromQL query may run, queueing included (> 0); then it fails with 503")
 	fs.IntVar(&c.maxFrameBytes, "remote-read.max-bytes-in-frame", ro.MaxBytesPerFrame, "largest streamed frame (one whole series) in bytes; keep below the client's chunked_read_limit (5e7)")
 	fs.Int64Var(&c.maxRequestSize, "remote-read.max-request-bytes", ro.MaxRequestBytes, "largest remote-read request body, compressed and decompressed")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: pcp-remote-read [flags] [PATH...]\n       pcp-remote-read dump [-meta] [-index] ARCHIVE\n\n"+
-			"Serves PCP archives to Prometheus (remote read at /api/v1/read).\n"+
+			"Serves PCP archives to Prometheus (remote read at /api/v1/read) and to Grafana\n"+
+			"(the Prometheus query API: /api/v1/query, query_range, series, labels, ...).\n"+
 			"PATHs are archives or directories; with none, $PCP_ARCHIVE_DIR (default /var/log/pcp/pmlogger).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -118,6 +126,24 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log.format %q: want logfmt or json", format)
 }
 
+// buildInfo is what /api/v1/status/buildinfo reports: this program's
+// version (not a Prometheus version; Grafana's "Detect version" then finds
+// none, so deployments/grafana sets the data source's Prometheus version).
+func buildInfo() adapter.BuildInfo {
+	bi := adapter.BuildInfo{Version: version, GoVersion: runtime.Version()}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				bi.Revision = s.Value
+			case "vcs.time":
+				bi.BuildDate = s.Value
+			}
+		}
+	}
+	return bi
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseFlags(args, stderr)
 	if err != nil {
@@ -146,6 +172,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err := ro.Validate(); err != nil {
 		fmt.Fprintln(stderr, "pcp-remote-read:", err)
+		return 2
+	}
+	if c.lookbackDelta <= 0 || c.queryTimeout <= 0 || c.maxSamples > math.MaxInt {
+		fmt.Fprintln(stderr, "pcp-remote-read: --query.lookback-delta and --query.timeout must be > 0, --query.max-samples must fit an int")
 		return 2
 	}
 	if c.webConfig != "" {
@@ -217,8 +247,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			serveErr <- err
 			return
 		}
+		api, err := adapter.NewAPIHandler(store, store, adapter.APIOptions{
+			LookbackDelta: c.lookbackDelta,
+			Timeout:       c.queryTimeout,
+			MaxSamples:    int(c.maxSamples),
+			MaxConcurrent: c.maxConcurrent,
+			Registerer:    reg,
+			BuildInfo:     buildInfo(),
+		}, log, metrics)
+		if err != nil {
+			serveErr <- err
+			return
+		}
 		data := http.NewServeMux()
 		data.Handle("/api/v1/read", rh)
+		// Everything else under /api/v1/ is the Prometheus query API that
+		// Grafana's Prometheus data source talks to (§13).
+		data.Handle(adapter.APIPrefix, api)
 		data.Handle("/status", adapter.NewStatusHandler(set))
 		data.Handle("/{$}", adapter.NewStatusHandler(set))
 		var h http.Handler = data

@@ -1,0 +1,200 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/timestamp"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// The label endpoints list series from metadata (the querier's
+// Func == "series" path), so they cost no sample reads. Without start and
+// end they cover all time, which the storage clamps to the archives (§2.4).
+
+// series is /api/v1/series.
+func (a *api) series(r *http.Request) apiResult {
+	if err := r.ParseForm(); err != nil {
+		return apiResult{err: badData(fmt.Errorf("error parsing form values: %w", err))}
+	}
+	if len(r.Form["match[]"]) == 0 {
+		return apiResult{err: badData(errors.New("no match[] parameter provided"))}
+	}
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return invalidParam(err, "limit")
+	}
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return invalidParam(err, "start")
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return invalidParam(err, "end")
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return invalidParam(err, "match[]")
+	}
+	mint, maxt := timestamp.FromTime(start), timestamp.FromTime(end)
+	q, err := a.queryable.Querier(mint, maxt)
+	if err != nil {
+		return apiResult{err: engineError(err)}
+	}
+	defer q.Close()
+
+	ctx := r.Context()
+	hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series", Limit: hintLimit(limit)}
+	var set storage.SeriesSet
+	if len(sets) > 1 {
+		var all []storage.SeriesSet
+		for _, ms := range sets {
+			all = append(all, q.Select(ctx, true, hints, ms...))
+		}
+		set = storage.NewMergeSeriesSet(all, 0, storage.ChainedSeriesMerge)
+	} else {
+		set = q.Select(ctx, false, hints, sets[0]...)
+	}
+	out := labelSets{}
+	var warns annotations.Annotations
+	for set.Next() {
+		out = append(out, set.At().Labels())
+		if limit > 0 && len(out) > limit {
+			out = out[:limit]
+			warns.Merge(set.Warnings())
+			warns.Add(truncatedWarning)
+			return apiResult{data: out, warns: warns, series: len(out)}
+		}
+	}
+	warns.Merge(set.Warnings())
+	if err := set.Err(); err != nil {
+		return apiResult{err: engineError(err), warns: warns}
+	}
+	return apiResult{data: out, warns: warns, series: len(out)}
+}
+
+// labelNames is /api/v1/labels.
+func (a *api) labelNames(r *http.Request) apiResult {
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return invalidParam(err, "limit")
+	}
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return invalidParam(err, "start")
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return invalidParam(err, "end")
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return apiResult{err: badData(err)}
+	}
+	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	if err != nil {
+		return apiResult{err: engineError(err)}
+	}
+	defer q.Close()
+	hints := &storage.LabelHints{Limit: hintLimit(limit)}
+	names, warns, err := unionOver(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelNames(r.Context(), hints, ms...)
+	})
+	if err != nil {
+		return apiResult{err: engineError(err), warns: warns}
+	}
+	return limitedList(names, limit, warns)
+}
+
+// labelValues is /api/v1/label/<name>/values.
+func (a *api) labelValues(r *http.Request) apiResult {
+	name := r.PathValue("name")
+	if strings.HasPrefix(name, "U__") {
+		// UTF-8 names come escaped (Grafana's escapeForUtf8Support).
+		name = model.UnescapeName(name, model.ValueEncodingEscaping)
+	}
+	if !model.UTF8Validation.IsValidLabelName(name) {
+		return apiResult{err: badData(fmt.Errorf("invalid label name: %q", name))}
+	}
+	limit, err := parseLimit(r.FormValue("limit"))
+	if err != nil {
+		return invalidParam(err, "limit")
+	}
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return invalidParam(err, "start")
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return invalidParam(err, "end")
+	}
+	sets, err := a.parseMatchers(r.Form["match[]"])
+	if err != nil {
+		return apiResult{err: badData(err)}
+	}
+	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	if err != nil {
+		return apiResult{err: engineError(err)}
+	}
+	defer q.Close()
+	hints := &storage.LabelHints{Limit: hintLimit(limit)}
+	vals, warns, err := unionOver(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelValues(r.Context(), name, hints, ms...)
+	})
+	if err != nil {
+		return apiResult{err: engineError(err), warns: warns}
+	}
+	return limitedList(vals, limit, warns)
+}
+
+// unionOver calls list once without matchers, or once per matcher set,
+// and returns the sorted union.
+func unionOver(sets [][]*labels.Matcher, list func([]*labels.Matcher) ([]string, annotations.Annotations, error)) ([]string, annotations.Annotations, error) {
+	if len(sets) <= 1 {
+		var ms []*labels.Matcher
+		if len(sets) == 1 {
+			ms = sets[0]
+		}
+		out, warns, err := list(ms)
+		if err != nil {
+			return nil, warns, err
+		}
+		slices.Sort(out)
+		return out, warns, nil
+	}
+	var warns annotations.Annotations
+	seen := map[string]struct{}{}
+	for _, ms := range sets {
+		vals, w, err := list(ms)
+		warns.Merge(w)
+		if err != nil {
+			return nil, warns, err
+		}
+		for _, v := range vals {
+			seen[v] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out, warns, nil
+}
+
+func limitedList(list []string, limit int, warns annotations.Annotations) apiResult {
+	if list == nil {
+		list = []string{}
+	}
+	if limit > 0 && len(list) > limit {
+		list = list[:limit]
+		warns.Add(truncatedWarning)
+	}
+	return apiResult{data: stringList(list), warns: warns}
+}
