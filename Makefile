@@ -82,7 +82,7 @@ bench:
 
 fuzz:
 	for t in FuzzLabel FuzzMeta FuzzRecord FuzzArchive; do \
-		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./archive/ || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./archive/ || exit 1; \
 	done
 
 clean:

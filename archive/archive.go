@@ -118,7 +118,9 @@ func (a *Archive) volumeLabel(vf VolumeFile) error {
 }
 
 func (a *Archive) checkVolumeLabel(v *volumeReader, vf VolumeFile) error {
-	n := labelLen(a.Label.Version)
+	// Ask for the longer label, so that a v3 volume in a v2 archive is
+	// reported as a version mismatch rather than as a short label.
+	n := labelLenV3
 	b, err := v.get(0, n)
 	if err == errShort {
 		// Let parseLabel say what is wrong with what there is.
@@ -235,6 +237,9 @@ func (r *Reader) seekEntry(i int) {
 	r.vi, r.off, r.hinted = 0, int64(labelLen(r.a.Label.Version)), false
 	for ; i >= 0; i-- {
 		e := r.a.Index[i]
+		if e.Time >= r.opt.Start {
+			continue // a damaged index need not be sorted
+		}
 		vi := sort.Search(len(vols), func(j int) bool { return vols[j].Num >= int(e.Vol) })
 		if vi < len(vols) && vols[vi].Num == int(e.Vol) && e.DataOff >= r.off {
 			r.vi, r.off, r.hinted, r.hint = vi, e.DataOff, true, i
@@ -247,21 +252,18 @@ func (r *Reader) seekEntry(i int) {
 // end of the window, at the end of the archive, or on an error (see Err).
 func (r *Reader) Next() bool {
 	for !r.done {
-		if r.vr == nil && !r.openVolume() {
-			return false
+		if r.vr == nil {
+			if !r.openVolume() {
+				return false
+			}
+			if r.vr == nil {
+				continue // a rejected index hint
+			}
 		}
 		if r.hinted {
 			r.hinted = false
 			if !r.hintOK() {
-				// Try an earlier entry (pmlogger's last entry can be
-				// stamped a microsecond before the last record); after a
-				// few, the index is stale or damaged: scan from the start.
-				r.closeVolume()
-				if r.tries++; r.tries < 4 {
-					r.seekEntry(r.hint - 1)
-				} else {
-					r.seekEntry(-1)
-				}
+				r.rejectHint()
 				continue
 			}
 		}
@@ -310,6 +312,9 @@ func (r *Reader) hintOK() bool {
 	ll := int64(labelLen(r.a.Label.Version))
 	at := r.off
 	if r.off > ll {
+		if r.off < ll+int64(r.min) {
+			return false
+		}
 		// Read the tail of the volume before the hint in one go, so that
 		// compressed volumes are not decompressed twice.
 		from := max(ll, r.off-window)
@@ -332,6 +337,18 @@ func (r *Reader) hintOK() bool {
 		t = v3Time(buf[4:])
 	}
 	return t <= r.a.Index[r.hint].Time
+}
+
+// rejectHint drops an index hint that failed its check. It tries an earlier
+// entry (pmlogger's last entry can be stamped a microsecond before the last
+// record); after a few, the index is stale or damaged: scan from the start.
+func (r *Reader) rejectHint() {
+	r.closeVolume()
+	if r.tries++; r.tries < 4 {
+		r.seekEntry(r.hint - 1)
+	} else {
+		r.seekEntry(-1)
+	}
 }
 
 // endOfVolume handles a record that could not be read and reports whether
@@ -369,23 +386,27 @@ func (r *Reader) openVolume() bool {
 	}
 	vf := r.a.Files.Volumes[r.vi]
 	src, err := openSource(vf.Path)
-	if err != nil {
-		r.fail(err)
-		return false
-	}
-	r.vr = newVolumeReader(src, vf.Path)
-	if err := r.a.checkVolumeLabel(r.vr, vf); err != nil {
-		if r.vi == len(r.a.Files.Volumes)-1 && r.vr.labelPending(r.a.Label.Version) {
-			// pmlogger creates a new volume, then writes its label: a
-			// newest volume holding part of a label is not written yet.
-			r.tail, r.done = true, true
-			r.closeVolume()
-			return false
+	if err == nil {
+		r.vr = newVolumeReader(src, vf.Path)
+		if err = r.a.checkVolumeLabel(r.vr, vf); err == nil {
+			return true
 		}
-		r.fail(err)
+	}
+	switch {
+	case r.hinted:
+		// An index entry into a volume that cannot be read (yet) is not
+		// trusted; Next goes on from where rejectHint puts it.
+		r.rejectHint()
+		return true
+	case r.vr != nil && r.vi == len(r.a.Files.Volumes)-1 && r.vr.labelPending(r.a.Label.Version):
+		// pmlogger creates a new volume, then writes its label: a
+		// newest volume holding part of a label is not written yet.
+		r.tail, r.done = true, true
+		r.closeVolume()
 		return false
 	}
-	return true
+	r.fail(err)
+	return false
 }
 
 func (r *Reader) closeVolume() {

@@ -3,7 +3,6 @@ package archive
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 )
 
 const (
@@ -114,15 +113,20 @@ func parseLabel(b []byte, file string, wantVol int32) (Label, error) {
 }
 
 // checkLabels applies libpcp's cross-file check: the .meta and .index labels
-// agree with the data volume's on version, pid and hostname.
+// agree with the data volume's on version, pid and hostname. The error
+// points at the field of other's label that differs.
 func checkLabels(ref Label, refFile string, other Label, otherFile string) error {
+	hostOff := int64(24)
+	if other.Version == 3 {
+		hostOff = 36
+	}
 	switch {
 	case other.Version != ref.Version:
-		return fmt.Errorf("%s: label version %d differs from %s (version %d)", otherFile, other.Version, refFile, ref.Version)
+		return formatErr(otherFile, 4, "label", "version %d differs from %s (version %d)", other.Version, refFile, ref.Version)
 	case other.PID != ref.PID:
-		return fmt.Errorf("%s: label pid %d differs from %s (pid %d)", otherFile, other.PID, refFile, ref.PID)
+		return formatErr(otherFile, 8, "label", "pid %d differs from %s (pid %d)", other.PID, refFile, ref.PID)
 	case other.Hostname != ref.Hostname:
-		return fmt.Errorf("%s: label hostname %q differs from %s (%q)", otherFile, other.Hostname, refFile, ref.Hostname)
+		return formatErr(otherFile, hostOff, "label", "hostname %q differs from %s (%q)", other.Hostname, refFile, ref.Hostname)
 	}
 	return nil
 }
