@@ -254,6 +254,10 @@ func (a *api) route(mux *http.ServeMux, path, handler string, methods []string, 
 			http.Error(w, http.StatusText(code), code)
 			a.metrics.Errors.WithLabelValues(handler, errKindBadRequest).Inc()
 		default:
+			if e := a.checkAPIRequest(r); e != nil {
+				code = a.respondError(w, r, handler, e)
+				break
+			}
 			res := f(r)
 			code = a.respond(w, r, handler, res)
 		}

@@ -31,6 +31,11 @@ var (
 // RFC 3339.
 func parseTime(s string) (time.Time, error) {
 	if t, err := strconv.ParseFloat(s, 64); err == nil {
+		// Prometheus converts any float, and int64(1e30) is garbage; a
+		// time outside its own bounds (or NaN) is refused instead.
+		if !(t >= float64(minTime.Unix()) && t <= float64(maxTime.Unix())) {
+			return time.Time{}, fmt.Errorf("cannot parse %q to a valid timestamp: outside %s to %s", s, minTimeFormatted, maxTimeFormatted)
+		}
 		s, ns := math.Modf(t)
 		ns = math.Round(ns*1000) / 1000
 		return time.Unix(int64(s), int64(ns*float64(time.Second))).UTC(), nil

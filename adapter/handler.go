@@ -84,6 +84,9 @@ func (h *readHandler) serve(w http.ResponseWriter, r *http.Request) int {
 			msg: fmt.Sprintf("method %s not allowed; remote read uses POST", r.Method),
 		})
 	}
+	if err := checkContentType(r); err != nil {
+		return h.fail(w, r, err)
+	}
 	release, err := h.gate.acquire(r.Context())
 	if err != nil {
 		return h.fail(w, r, err)
@@ -94,7 +97,7 @@ func (h *readHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if err != nil {
 		return h.fail(w, r, err)
 	}
-	rt, queries, err := parseReadRequest(data)
+	rt, queries, err := parseReadRequest(data, h.opts.MaxQueriesPerRequest)
 	if err != nil {
 		return h.fail(w, r, err)
 	}

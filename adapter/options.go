@@ -20,6 +20,9 @@ const (
 	// DefaultMaxRequestBytes is the limit Prometheus' own decoder applies to
 	// both the body and its snappy-decoded length (§1, CVE-2026-42154).
 	DefaultMaxRequestBytes = 32 << 20
+	// DefaultMaxQueriesPerRequest bounds the queries of one request: every
+	// Prometheus sends one (§2.1), and each may read every archive.
+	DefaultMaxQueriesPerRequest = 100
 )
 
 // ReadOptions bounds what one remote-read request may cost. Every budget is
@@ -52,6 +55,11 @@ type ReadOptions struct {
 	// MaxRequestBytes caps both the compressed request body (413) and its
 	// snappy-decoded length (413).
 	MaxRequestBytes int64
+
+	// MaxQueriesPerRequest caps the queries of one request (400 above it);
+	// 0 means no limit. Queries run one after the other in one
+	// concurrency slot, each possibly reading every archive.
+	MaxQueriesPerRequest int
 }
 
 // DefaultReadOptions returns the options pcp-remote-read runs with unless
@@ -63,6 +71,8 @@ func DefaultReadOptions() ReadOptions {
 		MaxQueueWait:       DefaultMaxQueueWait,
 		MaxBytesPerFrame:   DefaultMaxBytesPerFrame,
 		MaxRequestBytes:    DefaultMaxRequestBytes,
+
+		MaxQueriesPerRequest: DefaultMaxQueriesPerRequest,
 	}
 }
 
@@ -80,6 +90,9 @@ func (o ReadOptions) Validate() error {
 	}
 	if o.MaxBytesPerFrame <= 0 {
 		errs = append(errs, fmt.Errorf("MaxBytesPerFrame %d must be > 0", o.MaxBytesPerFrame))
+	}
+	if o.MaxQueriesPerRequest < 0 {
+		errs = append(errs, fmt.Errorf("MaxQueriesPerRequest %d < 0 (0 disables the limit)", o.MaxQueriesPerRequest))
 	}
 	if o.MaxRequestBytes <= 0 {
 		errs = append(errs, fmt.Errorf("MaxRequestBytes %d must be > 0", o.MaxRequestBytes))

@@ -53,14 +53,18 @@ func readRequestBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]
 	return data, nil
 }
 
-// parseReadRequest unmarshals and validates a decompressed ReadRequest.
-func parseReadRequest(data []byte) (prompb.ReadRequest_ResponseType, []readQuery, error) {
+// parseReadRequest unmarshals and validates a decompressed ReadRequest of
+// at most maxQueries queries (0: any number).
+func parseReadRequest(data []byte, maxQueries int) (prompb.ReadRequest_ResponseType, []readQuery, error) {
 	var req prompb.ReadRequest
 	if err := proto.Unmarshal(data, &req); err != nil {
 		return 0, nil, badRequest("request is not a prometheus.ReadRequest: %v", err)
 	}
 	if len(req.Queries) == 0 {
 		return 0, nil, badRequest("request has no queries")
+	}
+	if maxQueries > 0 && len(req.Queries) > maxQueries {
+		return 0, nil, badRequest("request has %d queries, at most %d are served at once (Prometheus sends one)", len(req.Queries), maxQueries)
 	}
 	rt, err := negotiateResponseType(req.AcceptedResponseTypes)
 	if err != nil {
@@ -147,6 +151,11 @@ func toMatchers(pms []*prompb.LabelMatcher) ([]*labels.Matcher, error) {
 			t = labels.MatchNotRegexp
 		default:
 			return nil, fmt.Errorf("matcher on %q: unknown matcher type %d", pm.Name, pm.Type)
+		}
+		if t == labels.MatchRegexp || t == labels.MatchNotRegexp {
+			if err := checkRegex(pm.Name, pm.Value); err != nil {
+				return nil, err
+			}
 		}
 		m, err := labels.NewMatcher(t, pm.Name, pm.Value)
 		if err != nil {

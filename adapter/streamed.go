@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 )
 
@@ -14,38 +15,164 @@ import (
 // they arrive, but one flush per tiny frame would cost a syscall each.
 const framesPerFlush = 8
 
-// streamedSeries is one series ready to be framed.
-type streamedSeries struct {
-	series  *prompb.ChunkedSeries
-	samples int64
-}
+// streamBuffer is how many bytes of frames are held back before the first
+// byte is written. A response that fits is decided whole before its status
+// goes out, so every error, limit included, is an HTTP status the client
+// reports (§8). A larger one streams, holding one series at a time, so its
+// memory stays flat however long the range; a failure after that (a series
+// too large for one frame, an unreadable table) ends the stream cut short.
+const streamBuffer = 8 << 20
 
-// serveStreamed answers with STREAMED_XOR_CHUNKS frames (§5).
-//
-// Every series is collected (and re-chunked) before the first byte. This
-// costs memory — bounded by the sample limit — but it is the only way to
-// answer budget, frame-size, sorting and storage errors with a status code:
-// an error after the first frame fails the client's whole query, while an
-// error status only drops the remote part with a warning (§8). The storage
-// materialises series anyway.
+// serveStreamed answers with STREAMED_XOR_CHUNKS frames (§5): one whole
+// series per frame, series sorted. Select is lazy in this project's storage
+// (labels first, samples when a series is iterated), so the series of all
+// queries are listed and checked first, then framed one by one.
 func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, queries []readQuery, open *openQueriers) int {
 	ctx := r.Context()
-	budget := sampleBudget{limit: h.opts.MaxSamplesPerQuery}
-	results := make([][]labelled[streamedSeries], len(queries))
+	results := make([][]labelled[storage.ChunkSeries], len(queries))
 	for i, q := range queries {
-		res, err := h.selectChunks(ctx, i, q, &budget, open)
+		res, err := h.selectChunks(ctx, i, q, open)
 		if err != nil {
 			return h.fail(w, r, err)
 		}
 		results[i] = res
 	}
-	h.writeFrames(w, r, results)
+	st := &stream{h: h, w: w, r: r, budget: sampleBudget{limit: h.opts.MaxSamplesPerQuery}}
+	defer st.count()
+	var (
+		chunker xorChunker
+		it      chunks.Iterator
+	)
+	for qi, res := range results {
+		for _, s := range res {
+			if err := ctx.Err(); err != nil {
+				return st.failOrAbort(classify(ctx, err), errKindCanceled)
+			}
+			chunker.reset()
+			it = s.val.Iterator(it)
+			if err := chunker.addAll(it, &st.budget); err != nil {
+				return st.failOrAbort(classify(ctx, annotate(err, "query %d: series %s", qi, s.lset)), errKindInternal)
+			}
+			// An empty frame makes 3.x clients panic (§7); Prometheus skips
+			// such series too (§12).
+			if len(chunker.out) == 0 {
+				continue
+			}
+			cs := &prompb.ChunkedSeries{Labels: prompb.FromLabels(s.lset, nil), Chunks: chunker.out}
+			if err := h.checkFrameSize(qi, s.lset, cs); err != nil {
+				return st.failOrAbort(err, errKindLimit)
+			}
+			if !st.frame(qi, cs, chunker.samples) {
+				return http.StatusOK
+			}
+		}
+	}
+	return st.finish()
+}
+
+// stream holds frames back until streamBuffer is exceeded, then writes.
+type stream struct {
+	h       *readHandler
+	w       http.ResponseWriter
+	r       *http.Request
+	fl      *flusher
+	pending []pendingFrame
+	held    int // bytes of pending frames
+	started bool
+	frames  int   // frames written
+	samples int64 // samples in them
+	budget  sampleBudget
+}
+
+type pendingFrame struct {
+	b       []byte
+	samples int64
+}
+
+func (st *stream) count() {
+	st.h.metrics.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed).Add(float64(st.frames))
+	st.h.metrics.SamplesServed.WithLabelValues(handlerRead, responseTypeStreamed).Add(float64(st.samples))
+}
+
+// frame queues or writes one frame; false means the stream was aborted.
+func (st *stream) frame(qi int, cs *prompb.ChunkedSeries, samples int64) bool {
+	b, err := appendFrame(nil, frameMessage(qi, cs))
+	if err != nil {
+		st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
+		return false
+	}
+	if !st.started {
+		st.pending = append(st.pending, pendingFrame{b, samples})
+		st.held += len(b)
+		if st.held <= streamBuffer {
+			return true
+		}
+		return st.flushPending()
+	}
+	return st.write(pendingFrame{b, samples})
+}
+
+func (st *stream) flushPending() bool {
+	st.start()
+	for _, p := range st.pending {
+		if !st.write(p) {
+			return false
+		}
+	}
+	st.pending = nil
+	return true
+}
+
+func (st *stream) start() {
+	st.w.Header().Set("Content-Type", ContentTypeStreamed)
+	st.w.WriteHeader(http.StatusOK)
+	st.fl = &flusher{rc: http.NewResponseController(st.w), h: st.h}
+	st.started = true
+}
+
+func (st *stream) write(p pendingFrame) bool {
+	if err := st.r.Context().Err(); err != nil {
+		st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
+		return false
+	}
+	if _, err := st.w.Write(p.b); err != nil {
+		st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
+		return false
+	}
+	st.frames++
+	st.samples += p.samples
+	if st.frames%framesPerFlush == 0 {
+		if err := st.fl.flush(); err != nil {
+			st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
+			return false
+		}
+	}
+	return true
+}
+
+// failOrAbort answers with an error status while nothing is written, and
+// ends the stream cut short after.
+func (st *stream) failOrAbort(err error, kind string) int {
+	if !st.started {
+		return st.h.fail(st.w, st.r, err)
+	}
+	st.h.abortStream(st.w, st.r, kind, err, st.frames)
 	return http.StatusOK
 }
 
-// selectChunks runs one query and returns its sorted, unique series with at
-// least one chunk, each small enough for one frame.
-func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, budget *sampleBudget, open *openQueriers) ([]labelled[streamedSeries], error) {
+func (st *stream) finish() int {
+	if !st.started && !st.flushPending() {
+		return http.StatusOK
+	}
+	if err := st.fl.flush(); err != nil {
+		st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
+	}
+	return http.StatusOK
+}
+
+// selectChunks runs one query and returns its sorted, unique series, not
+// yet iterated.
+func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, open *openQueriers) ([]labelled[storage.ChunkSeries], error) {
 	querier, err := h.queryable.ChunkQuerier(q.start, q.end)
 	if err != nil {
 		return nil, internalError(err, "query %d: open chunk querier", idx)
@@ -53,11 +180,7 @@ func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, bu
 	open.add(querier)
 
 	set := querier.Select(ctx, true, q.hints, q.matchers...)
-	var (
-		out     []labelled[streamedSeries]
-		chunker xorChunker
-		it      chunks.Iterator
-	)
+	var out []labelled[storage.ChunkSeries]
 	for set.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -67,29 +190,25 @@ func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, bu
 		if err := checkLabels(lset); err != nil {
 			return nil, internalError(err, "query %d: storage returned an invalid series", idx)
 		}
-		chunker.reset()
-		it = s.Iterator(it)
-		if err := chunker.addAll(it, budget); err != nil {
-			return nil, annotate(err, "query %d: series %s", idx, lset)
-		}
-		// An empty frame makes 3.x clients panic (§7); Prometheus skips
-		// such series too (§12).
-		if len(chunker.out) == 0 {
-			continue
-		}
-		cs := &prompb.ChunkedSeries{Labels: prompb.FromLabels(lset, nil), Chunks: chunker.out}
-		if err := h.checkFrameSize(idx, lset, cs); err != nil {
-			return nil, err
-		}
-		out = append(out, labelled[streamedSeries]{lset: lset, val: streamedSeries{series: cs, samples: chunker.samples}})
+		out = append(out, labelled[storage.ChunkSeries]{lset: lset, val: s})
 	}
 	if err := set.Err(); err != nil {
-		return nil, internalError(err, "query %d: select", idx)
+		return nil, classifySelect(ctx, idx, err)
 	}
 	if err := finishQuery(h.log, idx, out, set.Warnings()); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// classifySelect keeps limit and cancellation errors as they are and marks
+// the rest as storage failures of this query.
+func classifySelect(ctx context.Context, idx int, err error) error {
+	he := classify(ctx, err)
+	if he.kind != errKindInternal {
+		return he
+	}
+	return internalError(err, "query %d: select", idx)
 }
 
 // checkFrameSize applies the frame-size rule: a series is never split across
@@ -108,56 +227,6 @@ func (h *readHandler) checkFrameSize(idx int, lset labels.Labels, cs *prompb.Chu
 
 func frameMessage(idx int, cs *prompb.ChunkedSeries) *prompb.ChunkedReadResponse {
 	return &prompb.ChunkedReadResponse{ChunkedSeries: []*prompb.ChunkedSeries{cs}, QueryIndex: int64(idx)}
-}
-
-// writeFrames streams the collected series, one whole series per frame (3.x
-// clients decode only ChunkedSeries[0] of a frame, §7). Nothing here can
-// change the status any more; an early stop ends the body with a truncated
-// frame so the client does not take a partial answer for a complete one.
-func (h *readHandler) writeFrames(w http.ResponseWriter, r *http.Request, results [][]labelled[streamedSeries]) {
-	ctx := r.Context()
-	w.Header().Set("Content-Type", ContentTypeStreamed)
-	w.WriteHeader(http.StatusOK)
-
-	fl := flusher{rc: http.NewResponseController(w), h: h}
-	var (
-		buf     []byte
-		frames  int // one series each
-		samples int64
-	)
-	defer func() {
-		h.metrics.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed).Add(float64(frames))
-		h.metrics.SamplesServed.WithLabelValues(handlerRead, responseTypeStreamed).Add(float64(samples))
-	}()
-	for qi, res := range results {
-		for _, s := range res {
-			if err := ctx.Err(); err != nil {
-				h.abortStream(w, r, errKindCanceled, err, frames)
-				return
-			}
-			var err error
-			buf, err = appendFrame(buf[:0], frameMessage(qi, s.val.series))
-			if err != nil {
-				h.abortStream(w, r, errKindInternal, err, frames)
-				return
-			}
-			if _, err := w.Write(buf); err != nil {
-				h.abortStream(w, r, errKindCanceled, err, frames)
-				return
-			}
-			frames++
-			samples += s.val.samples
-			if frames%framesPerFlush == 0 {
-				if err := fl.flush(); err != nil {
-					h.abortStream(w, r, errKindCanceled, err, frames)
-					return
-				}
-			}
-		}
-	}
-	if err := fl.flush(); err != nil {
-		h.abortStream(w, r, errKindCanceled, err, frames)
-	}
 }
 
 // abortStream ends a stream whose status is already out.

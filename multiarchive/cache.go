@@ -73,7 +73,7 @@ func (c *cache) get(e *Entry, revalidate bool) (*archive.Archive, error) {
 	files := e.Files
 	var sig signature
 	if revalidate {
-		if f, err := archive.FindFiles(e.Files.Base); err == nil {
+		if f, err := currentFiles(e.Files); err == nil {
 			files = f
 		}
 		sig = signatureOf(files)
@@ -108,9 +108,6 @@ func (c *cache) get(e *Entry, revalidate bool) (*archive.Archive, error) {
 	}
 	it.a, it.err = archive.OpenFiles(files)
 	it.sig = sig
-	if it.err == nil {
-		it.bytes = max(sig.metaSize, 1)
-	}
 	close(it.ready)
 
 	c.mu.Lock()
@@ -122,7 +119,14 @@ func (c *cache) get(e *Entry, revalidate bool) (*archive.Archive, error) {
 		}
 		return nil, it.err
 	}
-	c.bytes += it.bytes
+	// Count the bytes under the lock, and only while the item is still in
+	// the cache: another get may have evicted it while it loaded, and
+	// counting it then made c.bytes drift up until the cache held one
+	// archive (a data race on it.bytes before).
+	if cur, ok := c.items[it.base]; ok && cur == el {
+		it.bytes = max(sig.metaSize, 1)
+		c.bytes += it.bytes
+	}
 	for c.lru.Len() > 1 && (c.lru.Len() > c.maxN || c.bytes > c.maxBytes) {
 		c.evictions++
 		c.remove(c.lru.Back())

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -122,14 +123,24 @@ func walk(dir string, depth int, onPath map[fileID]bool, prev map[string][]found
 			add(f)
 		}
 	} else {
-		for _, base := range archiveBases(names) {
-			files, err := archive.FilesFromNames(dir, base, names)
+		// Give each archive only its own files' names: passing the whole
+		// listing made a scan quadratic in the archives of a directory
+		// (1.2 s for 10,000 archives, at startup and every rescan).
+		byBase := make(map[string][]string, len(names)/3+1)
+		for _, n := range names {
+			b := archive.BaseName(n)
+			byBase[b] = append(byBase[b], n)
+		}
+		bases := archiveBases(names)
+		for _, base := range bases {
+			files, err := archive.FilesFromNames(dir, base, byBase[base])
 			if err != nil {
 				*skipped = append(*skipped, Skipped{Path: filepath.Join(dir, base), Reason: err.Error()})
 				continue
 			}
 			add(found{files: files, dir: dir})
 		}
+		*skipped = append(*skipped, orphans(dir, bases, byBase)...)
 	}
 	if depth >= maxDepth {
 		return
@@ -142,6 +153,21 @@ func walk(dir string, depth int, onPath map[fileID]bool, prev map[string][]found
 			}
 		}
 	}
+}
+
+// orphans reports the archive files (volumes, .index) of base names that
+// have no .meta: without it nothing can be read, and a lost .meta should
+// not go unnoticed.
+func orphans(dir string, bases []string, byBase map[string][]string) []Skipped {
+	var out []Skipped
+	for base, names := range byBase {
+		if _, ok := slices.BinarySearch(bases, base); ok || len(names) == 1 && names[0] == base {
+			continue // an archive, or a file that is no archive file
+		}
+		out = append(out, Skipped{Path: filepath.Join(dir, base), Reason: fmt.Sprintf("archive files without a .meta file (%s)", strings.Join(names, ", "))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // archiveBases returns the base names of the archives among a directory's

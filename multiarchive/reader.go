@@ -67,11 +67,14 @@ func (r *Reader) Next() bool {
 		if r.r.Next() {
 			r.rec = r.r.Record()
 			r.lastT, r.any = r.rec.Time, true
-			r.arcs[r.i].Entry.noteTime(r.rec.Time)
+			r.arcs[r.i].Entry.NoteTime(r.rec.Time)
 			return true
 		}
 		if err := r.r.Err(); err != nil {
 			r.warns = append(r.warns, err)
+			// Damage past the label is found only now: report it where
+			// /status and /metrics show it, not only to this query.
+			r.arcs[r.i].Entry.ReportProblem(err)
 		}
 		r.r.Close()
 		r.r = nil

@@ -11,6 +11,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
@@ -26,13 +27,22 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
+	// TableDir, when set, is where column tables of closed archives are
+	// kept (see Table); they are built in the background after a query
+	// first reads an archive. TableSync builds them on demand instead.
+	TableDir  string
+	TableSync bool
+	// TableAll also makes tables of each host's newest archive, for sets
+	// known to be complete (tests, benchmarks, copied archives).
+	TableAll bool
 }
 
 // Set is every archive under the configured paths, one Timeline per host.
 type Set struct {
-	opts  Options
-	log   *slog.Logger
-	cache *cache
+	opts   Options
+	log    *slog.Logger
+	cache  *cache
+	tables *tableStore
 
 	mu       sync.RWMutex
 	hosts    map[string]*Timeline
@@ -40,8 +50,10 @@ type Set struct {
 	entries  map[string]*Entry // by base path, kept across rescans
 	skipped  []Skipped
 	scanned  time.Time
-	scanMu   sync.Mutex        // one rescan at a time
-	problems map[string]string // base path -> why it was skipped after discovery
+	scanMu   sync.Mutex          // one rescan at a time
+	problems map[string]string   // base path -> why it was skipped after discovery
+	grew     atomic.Uint64       // archive ends raised past the next one's start (Entry.next)
+	stamps   map[string]dirStamp // host -> directory of its newest archive, before the last scan
 }
 
 // Open discovers the archives under the configured paths. Archives that
@@ -67,6 +79,9 @@ func Open(opts Options) (*Set, error) {
 		entries:  map[string]*Entry{},
 		problems: map[string]string{},
 	}
+	if opts.TableDir != "" {
+		s.tables = newTableStore(opts.TableDir, opts.TableSync, s)
+	}
 	s.Rescan()
 	if len(s.hosts) == 0 {
 		return s, fmt.Errorf("no readable PCP archive found in %v", opts.Paths)
@@ -81,6 +96,7 @@ func (s *Set) Rescan() {
 	defer s.scanMu.Unlock()
 	s.mu.RLock()
 	prev := s.byDir
+	stamps := stampNewestDirs(s.hosts)
 	s.mu.RUnlock()
 	byDir, skipped := scan(s.opts.Paths, prev)
 
@@ -127,7 +143,15 @@ func (s *Set) Rescan() {
 			s.cache.drop(base)
 		}
 	}
+	// A problem belongs to the files it was found in: it goes with them
+	// (an archive rewritten, compressed or removed).
+	for base := range s.problems {
+		if e := entries[base]; e == nil || e != s.entries[base] {
+			delete(s.problems, base)
+		}
+	}
 	s.byDir, s.entries, s.hosts, s.skipped, s.scanned = byDir, entries, hosts, skipped, s.opts.Now()
+	s.stamps = keepStamps(stamps, hosts)
 	s.mu.Unlock()
 }
 
@@ -145,7 +169,7 @@ func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
 		*skipped = append(*skipped, Skipped{Path: f.files.Base, Reason: err.Error()})
 		return nil
 	}
-	e := &Entry{Files: f.files, Label: l, Start: l.Start, end: l.Start}
+	e := &Entry{Files: f.files, Label: l, Start: l.Start, end: l.Start, set: s}
 	if n := len(idx); n > 0 && idx[n-1].Time > e.end {
 		e.end = idx[n-1].Time
 	}
@@ -188,11 +212,15 @@ func (s *Set) Span() (start, end int64) {
 
 // noteProblem records an archive that failed after discovery (corrupt data,
 // vanished files), for the status report.
+// Each problem is logged once, not on every query that meets it.
 func (s *Set) noteProblem(base string, err error) {
 	s.mu.Lock()
+	known := s.problems[base] == err.Error()
 	s.problems[base] = err.Error()
 	s.mu.Unlock()
-	s.log.Warn("archive unreadable, skipped", "archive", base, "err", err)
+	if !known {
+		s.log.Warn("archive unreadable, skipped", "archive", base, "err", err)
+	}
 }
 
 // minRecheck is how often a query reaching past the end of a host's last
@@ -204,8 +232,9 @@ const minRecheck = time.Second
 func (s *Set) recheck(host string) *Timeline {
 	s.mu.RLock()
 	stale := s.opts.Now().Sub(s.scanned) >= minRecheck
+	st, stamped := s.stamps[host]
 	s.mu.RUnlock()
-	if !stale {
+	if !stale || stamped && st.unchanged() {
 		return nil
 	}
 	s.Rescan()
@@ -237,6 +266,7 @@ type Status struct {
 	Hosts   []HostStatus `json:"hosts"`
 	Skipped []Skipped    `json:"skipped"`
 	Cache   CacheStats   `json:"cache"`
+	Tables  TableStats   `json:"tables"`
 	Scanned time.Time    `json:"scanned"`
 }
 
@@ -261,7 +291,7 @@ type ArchiveStatus struct {
 
 // Status returns a snapshot for the status page and /metrics.
 func (s *Set) Status() Status {
-	st := Status{Cache: s.cache.stats()}
+	st := Status{Cache: s.cache.stats(), Tables: s.tableStats()}
 	s.mu.RLock()
 	st.Skipped = append([]Skipped{}, s.skipped...)
 	st.Scanned = s.scanned

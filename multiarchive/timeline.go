@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
@@ -15,10 +16,15 @@ type Entry struct {
 	Files archive.Files
 	Label archive.Label
 	Start int64 // ns, from the label
+	set   *Set  // where read failures are reported; nil in tests
 
 	mu       sync.Mutex
 	end      int64 // best known end: the last index entry, or later knowledge
 	exactEnd int64 // the last record's time, once read to the end; 0 if unknown
+	// next is the start of the following archive in the newest ordering
+	// (MaxInt64 for the newest archive): an end raised past it is counted
+	// in the Set's grew, after which timelines recompute their reach.
+	next int64
 }
 
 // End returns the best known end of the archive (ns).
@@ -28,13 +34,25 @@ func (e *Entry) End() int64 {
 	return e.end
 }
 
-// noteTime raises the known end after a record at t was read.
-func (e *Entry) noteTime(t int64) {
+// NoteTime raises the known end after a record at t was read.
+func (e *Entry) NoteTime(t int64) {
 	e.mu.Lock()
 	if t > e.end {
 		e.end = t
+		if t > e.next && e.set != nil {
+			e.set.grew.Add(1) // a new or longer overlap: see Timeline.reachEnds
+		}
 	}
 	e.mu.Unlock()
+}
+
+// ReportProblem records that reading the archive failed past its label (a
+// corrupt record, a volume gone): /status shows it as the archive's problem,
+// /metrics counts it, and it is logged once.
+func (e *Entry) ReportProblem(err error) {
+	if e.set != nil && err != nil {
+		e.set.noteProblem(e.Files.Base, err)
+	}
 }
 
 func (e *Entry) sameFiles(f archive.Files) bool {
@@ -61,6 +79,14 @@ type Timeline struct {
 	set      *Set
 	entries  []*Entry // immutable once ordered; a rescan builds a new Timeline
 	overlaps []Overlap
+	reach    atomic.Pointer[reach]
+}
+
+// reach holds, for each archive but the newest, the latest known end of it
+// and all before it, as of the Set's grew count gen.
+type reach struct {
+	gen  uint64
+	ends []int64
 }
 
 func (tl *Timeline) order() {
@@ -77,6 +103,35 @@ func (tl *Timeline) order() {
 			tl.overlaps = append(tl.overlaps, Overlap{First: a.Files.Base, Second: b.Files.Base})
 		}
 	}
+	for i, e := range tl.entries {
+		e.mu.Lock()
+		e.next = math.MaxInt64
+		if i+1 < len(tl.entries) {
+			e.next = tl.entries[i+1].Start
+		}
+		e.mu.Unlock()
+	}
+}
+
+// reachEnds returns the running maximum of the archives' ends (all but the
+// newest), recomputed when an archive's end has grown past the next one's
+// start since: ends that grow less cannot change what Select picks.
+func (tl *Timeline) reachEnds() []int64 {
+	var gen uint64
+	if tl.set != nil {
+		gen = tl.set.grew.Load()
+	}
+	if r := tl.reach.Load(); r != nil && r.gen == gen {
+		return r.ends
+	}
+	r := &reach{gen: gen, ends: make([]int64, max(len(tl.entries)-1, 0))}
+	end := int64(math.MinInt64)
+	for i := range r.ends {
+		end = max(end, tl.entries[i].End())
+		r.ends[i] = end
+	}
+	tl.reach.Store(r)
+	return r.ends
 }
 
 // Entries returns the archives in start-time order.
@@ -109,24 +164,35 @@ func (tl *Timeline) upper(i int) int64 {
 }
 
 // Select returns the archives whose time ranges meet [t1, t2] (ns), in
-// start order, found by binary search.
+// start order, found by binary search: those i with upper(i) >= t1 that
+// start by t2, without looking at the others (a timeline may have many
+// thousands of archives).
 func (tl *Timeline) Select(t1, t2 int64) []*Entry {
 	es := tl.entries
 	// The first archive starting after t2 and everything later is out.
 	hi := sort.Search(len(es), func(i int) bool { return es[i].Start > t2 })
+	// From lo on, the next archive's start alone puts upper(i) >= t1.
+	lo := sort.Search(hi, func(i int) bool { return i+1 >= len(es) || es[i+1].Start >= t1 })
 	var out []*Entry
-	for i := 0; i < hi; i++ {
-		if tl.upper(i) >= t1 {
-			out = append(out, es[i])
+	if lo > 0 {
+		// Before lo, upper(i) >= t1 only for an archive whose own end
+		// reaches t1 (one overlapping its successors): none before the
+		// first whose running maximum of ends does.
+		ends := tl.reachEnds()
+		for i := sort.Search(lo, func(i int) bool { return ends[i] >= t1 }); i < lo; i++ {
+			if es[i].End() >= t1 {
+				out = append(out, es[i])
+			}
 		}
 	}
-	return out
+	return append(out, es[lo:hi]...)
 }
 
 // Opened is an archive of a timeline with its loaded metadata.
 type Opened struct {
 	Entry   *Entry
 	Archive *archive.Archive
+	Live    bool // the newest archive of its host: pmlogger may still write it
 }
 
 // Open loads the archives meeting [t1, t2] through the Set's cache. When
@@ -156,7 +222,7 @@ func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, Opened{Entry: e, Archive: a})
+		out = append(out, Opened{Entry: e, Archive: a, Live: live})
 	}
 	return out, errs
 }

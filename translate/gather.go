@@ -29,10 +29,13 @@ type instKey struct {
 	inst int32
 }
 
-// fromData reads the window's records and gathers samples. A <mark>
-// (pmlogger restart, archive boundary) ends every series that had samples
-// with a staleness marker, so PromQL draws nothing across the gap.
-func (g *gathering) fromData(ctx context.Context, host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, t1, t2 int64) error {
+// fromArchives gathers the window's series from each archive of a host in
+// start order: closed archives through their column tables when the Set
+// keeps them, the others by reading their records. Between two archives
+// every series that had values gets a staleness marker 1 ms after the
+// first archive's last record (libpcp's boundary <mark>).
+func (g *gathering) fromArchives(ctx context.Context, host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, t1, t2 int64) error {
+	g.host++
 	byPMID := map[archive.PMID][]*metric{}
 	var pmids []archive.PMID
 	for i := range mets {
@@ -42,33 +45,122 @@ func (g *gathering) fromData(ctx context.Context, host string, opened []multiarc
 		}
 		byPMID[p] = append(byPMID[p], &mets[i])
 	}
-	r := multiarchive.NewReader(ctx, opened, multiarchive.ReadOptions{Start: t1, End: t2, PMIDs: pmids})
-	defer r.Close()
+	bounds := make([]int64, len(opened))
+	g.touched = g.touched[:0]
+	for ai, o := range opened {
+		var last int64
+		var any bool
+		var err error
+		if tbl := g.q.s.set.Table(o); tbl != nil {
+			last, any = g.fromTable(host, ai, o, tbl, ns, byPMID)
+			if last > t2 {
+				any = false // the window ends inside this archive
+			}
+			any = any && last >= t1
+		} else {
+			last, any, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2)
+			if err != nil {
+				return err
+			}
+		}
+		bounds[ai] = noStale
+		if any && ai+1 < len(opened) && opened[ai+1].Entry.Start > last {
+			if ms := floorMs(last + 1e6); ms <= floorMs(t2) {
+				bounds[ai] = ms
+			}
+		}
+	}
+	for _, s := range g.touched {
+		for i := range s.segs {
+			if sg := &s.segs[i]; sg.host == g.host {
+				sg.stale = bounds[sg.ai]
+			}
+		}
+	}
+	if limit := g.q.s.opts.MaxSamples; limit > 0 && g.samples > limit {
+		return &LimitError{Limit: limit}
+	}
+	return nil
+}
 
-	cur := -1
-	var targets map[instKey]*target
-	var resolvers map[archive.InDom]*archive.Resolver
-	var open []*series // series with samples since the last mark
-	isOpen := map[*series]bool{}
+// segmentOf returns the segment of series s for archive ai, making it.
+func (g *gathering) segmentOf(s *series, ai int) *segment {
+	if n := len(s.segs); n > 0 && s.segs[n-1].host == g.host && s.segs[n-1].ai == ai {
+		return &s.segs[n-1]
+	}
+	if len(s.segs) == 0 || s.segs[len(s.segs)-1].host != g.host {
+		g.touched = append(g.touched, s)
+	}
+	s.segs = append(s.segs, segment{host: g.host, ai: ai, stale: noStale})
+	return &s.segs[len(s.segs)-1]
+}
+
+// fromTable takes the selected series of a closed archive from its table:
+// labels from the archive's metadata, samples left on disk.
+func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, any bool) {
+	for pmid, mlist := range byPMID {
+		if ns.Excluded(ai, pmid) {
+			continue
+		}
+		lo, hi := tbl.Find(pmid)
+		for i := lo; i < hi; i++ {
+			ts := &tbl.Series[i]
+			if ts.MaxT < g.mint || ts.MinT > g.maxt {
+				continue
+			}
+			tg := g.newTarget(host, o.Archive.Meta, mlist, ts.Inst, ts.IName, ts.Named)
+			for _, s := range tg.series {
+				if s == nil {
+					continue
+				}
+				sg := g.segmentOf(s, ai)
+				sg.tbl, sg.idx = tbl, i
+				g.samples += estimate(ts, g.mint, g.maxt)
+			}
+		}
+	}
+	return tbl.Last, true
+}
+
+// estimate is the samples of a table series inside the window, assuming
+// they are spread evenly: exact when the window covers the series.
+func estimate(ts *multiarchive.TableSeries, mint, maxt int64) int64 {
+	if ts.MinT >= mint && ts.MaxT <= maxt || ts.MaxT == ts.MinT {
+		return int64(ts.Samples)
+	}
+	span := float64(ts.MaxT - ts.MinT)
+	in := float64(min(ts.MaxT, maxt) - max(ts.MinT, mint))
+	return int64(math.Ceil(float64(ts.Samples) * in / span))
+}
+
+// fromRecords reads one archive's records in the window and gathers their
+// samples. A <mark> ends every series that had samples since the last one
+// with a staleness marker, so PromQL draws nothing across the gap.
+func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64) (last int64, any bool, err error) {
+	r := o.Archive.NewReader(archive.ReaderOptions{Start: t1, End: t2, PMIDs: pmids})
+	defer r.Close()
+	targets := map[instKey]*target{}
+	resolvers := map[archive.InDom]*archive.Resolver{}
+	var open []*segment // segments with samples since the last mark
+	isOpen := map[*segment]bool{}
 	limit := g.q.s.opts.MaxSamples
+	n := 0
 	for r.Next() {
+		if n++; n&63 == 0 && ctx.Err() != nil {
+			return 0, false, ctx.Err()
+		}
 		rec := r.Record()
+		last, any = rec.Time, true
+		o.Entry.NoteTime(rec.Time)
+		ms := floorMs(rec.Time)
 		if rec.Mark {
-			ms := floorMs(rec.Time)
-			for _, s := range open {
-				s.add(ms, staleNaN)
-				delete(isOpen, s)
+			for _, sg := range open {
+				sg.samples = append(sg.samples, sample{ms, staleNaN})
+				delete(isOpen, sg)
 			}
 			open = open[:0]
 			continue
 		}
-		o, ai := r.Current()
-		if ai != cur {
-			cur = ai
-			targets = map[instKey]*target{}
-			resolvers = map[archive.InDom]*archive.Resolver{}
-		}
-		ms := floorMs(rec.Time)
 		sets := rec.Sets()
 		for k := range sets {
 			vs := &sets[k]
@@ -80,10 +172,8 @@ func (g *gathering) fromData(ctx context.Context, host string, opened []multiarc
 			var res *archive.Resolver
 			var hist *archive.InDomHistory
 			if d.InDom != archive.InDomNull {
-				hist = o.Archive.Meta.InDoms[d.InDom]
-				if hist != nil {
-					res = resolvers[d.InDom]
-					if res == nil {
+				if hist = o.Archive.Meta.InDoms[d.InDom]; hist != nil {
+					if res = resolvers[d.InDom]; res == nil {
 						res = hist.Resolver()
 						resolvers[d.InDom] = res
 					}
@@ -116,23 +206,29 @@ func (g *gathering) fromData(ctx context.Context, host string, opened []multiarc
 					if s == nil {
 						continue
 					}
-					s.add(ms, f)
-					if !isOpen[s] {
-						isOpen[s] = true
-						open = append(open, s)
+					sg := g.segmentOf(s, ai)
+					if k := len(sg.samples); k > 0 && sg.samples[k-1].t == ms {
+						continue // one sample per ms: the first
+					}
+					sg.samples = append(sg.samples, sample{ms, f})
+					if !isOpen[sg] {
+						isOpen[sg] = true
+						open = append(open, sg)
 					}
 					g.samples++
 				}
 				if limit > 0 && g.samples > limit {
-					return &LimitError{Limit: limit}
+					return 0, false, &LimitError{Limit: limit}
 				}
 			}
 		}
 	}
-	for _, w := range r.Warnings() {
-		g.warns.Add(w)
+	if err := r.Err(); err != nil {
+		// A corrupt record: what was read is served, the rest reported.
+		g.warns.Add(err)
+		o.Entry.ReportProblem(err)
 	}
-	return r.Err()
+	return last, any, nil
 }
 
 func (g *gathering) newTarget(host string, m *archive.Meta, mlist []*metric, inst int32, iname string, named bool) *target {

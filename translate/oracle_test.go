@@ -33,13 +33,18 @@ func TestSelectMatchesLibpcp(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range cases {
-			t.Run(c.Name, func(t *testing.T) { checkSelect(t, c) })
+			t.Run(c.Name, func(t *testing.T) {
+				checkSelect(t, c, multiarchive.Options{})
+				// The same through column tables of every archive.
+				checkSelect(t, c, multiarchive.Options{TableDir: t.TempDir(), TableSync: true, TableAll: true})
+			})
 		}
 	}
 }
 
-func checkSelect(t *testing.T, c pcptest.Case) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{c.Archive}})
+func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
+	opts.Paths = []string{c.Archive}
+	set, err := multiarchive.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +140,9 @@ func checkSelect(t *testing.T, c pcptest.Case) {
 	}
 	if err := ss.Err(); err != nil {
 		t.Fatal(err)
+	}
+	if st := set.Status().Tables; opts.TableDir != "" && (st.Built == 0 || st.Failed > 0) {
+		t.Errorf("tables: %+v", st)
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %d series, libpcp has %d", len(got), len(want))

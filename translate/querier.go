@@ -124,14 +124,19 @@ type gathering struct {
 	warns   annotations.Annotations
 	lc      *labelCache
 	sb      labels.ScratchBuilder
+	// The window in ms, and the timeline being gathered (numbered) with
+	// the series it touched.
+	mint, maxt int64
+	host       int
+	touched    []*series
 }
 
 func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*labels.Matcher) (*seriesSet, error) {
-	_, _, t1, t2, ok := q.window(hints)
+	mint, maxt, t1, t2, ok := q.window(hints)
 	if !ok {
 		return &seriesSet{}, nil
 	}
-	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(), sb: labels.NewScratchBuilder(16)}
+	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(), sb: labels.NewScratchBuilder(16), mint: mint, maxt: maxt}
 	labelsOnly := hints != nil && hints.Func == "series"
 	nameMs, hostMs := splitMatchers(ms)
 	for _, tl := range q.s.set.Hosts() {
@@ -154,14 +159,11 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		if labelsOnly {
 			g.fromMetadata(tl.Host, opened, ns, mets, t1, t2)
 		} else {
-			err = g.fromData(ctx, tl.Host, opened, ns, mets, t1, t2)
+			err = g.fromArchives(ctx, tl.Host, opened, ns, mets, t1, t2)
 		}
 		if err != nil {
 			return nil, err
 		}
-	}
-	for _, s := range g.all {
-		s.finish()
 	}
 	sort.Slice(g.all, func(i, j int) bool { return labels.Compare(g.all[i].lset, g.all[j].lset) < 0 })
 	return &seriesSet{series: g.all, warns: g.warns}, nil
@@ -259,7 +261,7 @@ func (g *gathering) seriesFor(lset labels.Labels) *series {
 			return s
 		}
 	}
-	s := &series{lset: lset}
+	s := &series{lset: lset, mint: g.mint, maxt: g.maxt}
 	g.index[h] = append(g.index[h], s)
 	g.all = append(g.all, s)
 	return s

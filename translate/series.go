@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
+
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -17,52 +19,112 @@ type sample struct {
 	v float64
 }
 
-// series is one Prometheus series gathered from the archives.
+// series is one Prometheus series of a Select. Its samples stay where they
+// are (column tables on disk, or values read from a live archive) until it
+// is iterated, so that a streamed answer holds one series at a time.
 type series struct {
-	lset     labels.Labels
-	samples  []sample
-	unsorted bool // overlapping archives appended out of order
+	lset       labels.Labels
+	segs       []segment
+	mint, maxt int64    // ms window
+	samples    []sample // set directly for metadata-only series
+	err        error
 }
 
-// add appends a sample, keeping one per millisecond: the first read wins.
+// segment is the part of a series that one archive holds.
+type segment struct {
+	host, ai int // timeline (per Select) and archive position in it
+	// Either a table series ...
+	tbl *multiarchive.Table
+	idx int
+	// ... or samples read from the archive.
+	samples []sample
+	// stale is the ms of the staleness marker that follows this archive
+	// (a boundary before the next one), or noStale.
+	stale int64
+}
+
+const noStale = math.MinInt64
+
+// add appends a sample to a metadata-only series, one per millisecond.
 func (s *series) add(t int64, v float64) {
-	if n := len(s.samples); n > 0 {
-		last := s.samples[n-1].t
-		if t == last {
-			return
-		}
-		if t < last {
-			s.unsorted = true
-		}
+	if n := len(s.samples); n > 0 && s.samples[n-1].t == t {
+		return
 	}
 	s.samples = append(s.samples, sample{t, v})
 }
 
-// finish sorts and de-duplicates the samples of overlapping archives:
-// values from both, one sample per timestamp, the earlier archive's first.
-func (s *series) finish() {
-	if !s.unsorted {
-		return
+// materialize gathers the series' samples in time order: one per ms (the
+// earlier archive's when archives overlap), and a staleness marker only
+// where it ends values: a marker with no value before it since the last
+// marker is dropped, which is exactly where libpcp's <mark> ends a series
+// that had values in the window.
+func (s *series) materialize() []sample {
+	if s.segs == nil {
+		return s.samples
 	}
-	sort.SliceStable(s.samples, func(i, j int) bool { return s.samples[i].t < s.samples[j].t })
-	out := s.samples[:0]
-	for i, x := range s.samples {
-		if i > 0 && x.t == out[len(out)-1].t {
+	var out []sample
+	var buf []byte
+	for i := range s.segs {
+		sg := &s.segs[i]
+		if sg.tbl != nil {
+			var err error
+			buf, err = sg.tbl.Each(nil, sg.idx, s.mint, s.maxt, buf, func(t int64, v float64) { out = append(out, sample{t, v}) })
+			if err != nil && s.err == nil {
+				s.err = err
+			}
+		} else {
+			out = append(out, sg.samples...)
+		}
+		if sg.stale != noStale {
+			out = append(out, sample{sg.stale, staleNaN})
+		}
+	}
+	sorted := true
+	for i := 1; i < len(out); i++ {
+		if out[i].t <= out[i-1].t {
+			sorted = false
+			break
+		}
+	}
+	if !sorted {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].t < out[j].t })
+	}
+	kept := out[:0]
+	realBefore := false
+	for _, x := range out {
+		if n := len(kept); n > 0 && kept[n-1].t == x.t {
 			continue
 		}
-		out = append(out, x)
+		if isStale(x.v) {
+			if !realBefore {
+				continue
+			}
+			realBefore = false
+		} else {
+			realBefore = true
+		}
+		kept = append(kept, x)
 	}
-	s.samples = out
-	s.unsorted = false
+	return kept
 }
+
+func isStale(v float64) bool { return math.Float64bits(v) == 0x7ff0000000000002 }
 
 func (s *series) Labels() labels.Labels { return s.lset }
 
 // Iterator uses Prometheus' own list iterator (its Seek is the reference
 // one). Samples are handed out by pointer so that no sample is boxed.
 func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(sampleList(s.samples))
+	return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(s.materialize())), s: s}
 }
+
+// errIterator reports a failure to read the series' table.
+type errIterator struct {
+	chunkenc.Iterator
+	s *series
+}
+
+func (it *errIterator) Err() error { return it.s.err }
 
 type sampleList []sample
 
@@ -90,10 +152,11 @@ type chunkSeries struct{ s *series }
 func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 
 func (c *chunkSeries) Iterator(chunks.Iterator) chunks.Iterator {
-	return &chunkIterator{samples: c.s.samples}
+	return &chunkIterator{samples: c.s.materialize(), s: c.s}
 }
 
 type chunkIterator struct {
+	s       *series
 	samples []sample
 	cur     chunks.Meta
 	err     error
@@ -119,7 +182,12 @@ func (it *chunkIterator) Next() bool {
 }
 
 func (it *chunkIterator) At() chunks.Meta { return it.cur }
-func (it *chunkIterator) Err() error      { return it.err }
+func (it *chunkIterator) Err() error {
+	if it.err == nil {
+		return it.s.err
+	}
+	return it.err
+}
 
 // seriesSet hands out gathered series in labels.Compare order.
 type seriesSet struct {

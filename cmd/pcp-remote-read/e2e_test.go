@@ -110,7 +110,8 @@ func startServer(t *testing.T, paths ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var out bytes.Buffer
-	args := append([]string{"--web.listen-address=" + addr, "--log.level=warn"}, paths...)
+	// Column tables go to a scratch directory, never the user's cache.
+	args := append([]string{"--web.listen-address=" + addr, "--log.level=warn", "--cache.dir=" + t.TempDir()}, paths...)
 	go func() { done <- run(ctx, args, &out, &out) }()
 	t.Cleanup(func() {
 		cancel()

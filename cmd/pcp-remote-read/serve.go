@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -46,12 +47,14 @@ type config struct {
 	rescan         time.Duration
 	cacheArchives  int
 	cacheBytes     int64
+	tableDir       string
 	maxSamples     int64
 	maxConcurrent  int
 	lookbackDelta  time.Duration
 	queryTimeout   time.Duration
 	maxFrameBytes  int
 	maxRequestSize int64
+	stallTimeout   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -65,10 +68,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.webConfig, "web.config.file", "", "TLS and basic-auth configuration (Prometheus exporter-toolkit web config format)")
 	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log.format", "logfmt", "log format: logfmt or json")
+	fs.DurationVar(&c.stallTimeout, "web.stall-timeout", adapter.DefaultStallTimeout, "drop a client whose request body or response makes no progress for this long (0: never)")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
 	fs.DurationVar(&c.rescan, "archive.rescan-interval", time.Minute, "how often to rescan the archive paths for new archives (0 disables; queries reaching past the newest data also rescan)")
 	fs.IntVar(&c.cacheArchives, "cache.archives", 16, "archives whose metadata is kept in memory")
 	fs.Int64Var(&c.cacheBytes, "cache.bytes", 512<<20, "bytes of archive metadata kept in memory")
+	fs.StringVar(&c.tableDir, "cache.dir", defaultTableDir(), "directory for column tables of closed archives (built in the background, safe to delete; never inside archive directories); empty disables them")
 	fs.Int64Var(&c.maxSamples, "query.max-samples", ro.MaxSamplesPerQuery, "samples one query may select (0: no limit); over it a remote read fails with 400 before any data, a PromQL query with 422")
 	fs.IntVar(&c.maxConcurrent, "query.max-concurrency", ro.MaxConcurrent, "remote reads served at once (> 0; more wait up to 10s, then get 429), and PromQL queries evaluated at once (more wait within their timeout)")
 	fs.DurationVar(&c.lookbackDelta, "query.lookback-delta", adapter.DefaultLookbackDelta, "how far back PromQL looks for a sample of a series at each evaluation time (> 0)")
@@ -94,6 +99,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	return c, nil
+}
+
+// defaultTableDir is the user's cache directory ($XDG_CACHE_HOME or
+// ~/.cache), or none when there is no home.
+func defaultTableDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "pcp-remote-read", "tables")
 }
 
 // archivePaths applies the default: $PCP_ARCHIVE_DIR, as pmlogger uses it.
@@ -169,13 +184,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ro := adapter.ReadOptions{
 		MaxSamplesPerQuery: c.maxSamples, MaxConcurrent: c.maxConcurrent, MaxQueueWait: adapter.DefaultMaxQueueWait,
 		MaxBytesPerFrame: c.maxFrameBytes, MaxRequestBytes: c.maxRequestSize,
+		MaxQueriesPerRequest: adapter.DefaultMaxQueriesPerRequest,
 	}
 	if err := ro.Validate(); err != nil {
 		fmt.Fprintln(stderr, "pcp-remote-read:", err)
 		return 2
 	}
-	if c.lookbackDelta <= 0 || c.queryTimeout <= 0 || c.maxSamples > math.MaxInt {
-		fmt.Fprintln(stderr, "pcp-remote-read: --query.lookback-delta and --query.timeout must be > 0, --query.max-samples must fit an int")
+	if c.lookbackDelta <= 0 || c.queryTimeout <= 0 || c.maxSamples > math.MaxInt || c.stallTimeout < 0 {
+		fmt.Fprintln(stderr, "pcp-remote-read: --query.lookback-delta and --query.timeout must be > 0, --query.max-samples must fit an int, --web.stall-timeout must be >= 0")
 		return 2
 	}
 	if c.webConfig != "" {
@@ -220,7 +236,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		(*h).ServeHTTP(w, r)
 	}))
 	srv := &http.Server{
-		Handler:           mux,
+		// A client that stops reading or sending is dropped after
+		// --web.stall-timeout without progress.
+		Handler:           adapter.WithStallTimeout(mux, c.stallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a streamed read may legitimately run as long as
 		// the client's remote_timeout, and the client cancels it itself.
@@ -232,12 +250,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(srv, flags, log) }()
 
+	var opened atomic.Pointer[multiarchive.Set]
 	go func() {
 		start := time.Now()
-		set, err := multiarchive.Open(multiarchive.Options{Paths: paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, Logger: log})
+		set, err := multiarchive.Open(multiarchive.Options{Paths: paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log})
 		if err != nil {
 			log.Warn("no archives yet; serving empty results until some appear", "err", err)
 		}
+		opened.Store(set)
 		st := set.Status()
 		log.Info("archives indexed", "hosts", len(st.Hosts), "skipped", len(st.Skipped), "duration", time.Since(start))
 		reg.MustRegister(adapter.NewSetCollector(set))
@@ -282,5 +302,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	if set := opened.Load(); set != nil {
+		set.Close() // finish or drop a table being written
+	}
 	return 0
 }
