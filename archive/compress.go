@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -44,7 +45,7 @@ type source interface {
 func openSource(path string) (source, error) {
 	_, suffix := splitCompress(path)
 	if suffix == "" {
-		f, err := os.Open(path)
+		f, err := openFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -58,6 +59,41 @@ func openSource(path string) (source, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// openFile opens an archive file. Only regular files are archive files: a
+// FIFO named like one would block open (and with it every later scan)
+// until a writer appears, and a device such as /dev/zero never ends.
+// O_NONBLOCK makes open return at once for a FIFO; on a regular file it
+// changes nothing.
+func openFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: not a regular file but %s", path, fileKind(fi.Mode()))
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
 }
 
 type plainSource struct{ f *os.File }
@@ -88,7 +124,7 @@ type streamSource struct {
 
 func (s *streamSource) reopen() error {
 	s.closeAll()
-	f, err := os.Open(s.path)
+	f, err := openFile(s.path)
 	if err != nil {
 		return err
 	}
@@ -220,11 +256,14 @@ func (s *streamSource) readErr(err error) error {
 // arrives so that no length field can make it allocate more than the file holds.
 func readAll(src source) ([]byte, error) {
 	var buf []byte
+	chunkSize := int64(256 << 10)
 	if n, ok := src.size(); ok && n < 1<<31 {
 		buf = make([]byte, 0, n)
+		// Small files (most .meta and .index) in one read, no big buffer.
+		chunkSize = min(chunkSize, n+512)
 	}
 	var off int64
-	chunk := make([]byte, 256<<10)
+	chunk := make([]byte, chunkSize)
 	for {
 		n, err := src.ReadAt(chunk, off)
 		buf = append(buf, chunk[:n]...)

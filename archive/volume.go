@@ -42,12 +42,18 @@ func (v *volumeReader) get(off int64, n int) ([]byte, error) {
 		have = copy(v.buf, v.buf[off-v.bufOff:v.n])
 	}
 	v.bufOff, v.n = off, have
-	if sz, ok := v.src.size(); ok && off+int64(n) > sz {
+	sz, known := v.src.size()
+	if known && off+int64(n) > sz {
 		return nil, errShort
 	}
 	for have < n {
 		if have == len(v.buf) {
 			size := max(window, min(2*len(v.buf), n))
+			if known {
+				// A small file gets a small buffer: opening thousands of
+				// small archives must not cost a window each.
+				size = int(max(int64(n), min(int64(size), sz-off)))
+			}
 			nb := make([]byte, size)
 			copy(nb, v.buf[:have])
 			v.buf = nb
