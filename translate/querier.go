@@ -2,11 +2,13 @@ package translate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -37,8 +39,33 @@ func (e *LimitError) Error() string {
 // Storage is the Prometheus view of a set of archives: a
 // storage.SampleAndChunkQueryable.
 type Storage struct {
-	set  *multiarchive.Set
-	opts Options
+	set      *multiarchive.Set
+	opts     Options
+	reported sync.Map // namespace problems already logged
+}
+
+// report logs namespace problems (a metric whose descriptor changed between
+// archives, a name bound to two PMIDs) the first time they are met, and
+// makes those about the selected metrics warnings of the query.
+func (s *Storage) report(g *gathering, ns *pmns.Namespace, mets []metric) {
+	for _, c := range ns.Conflicts {
+		msg := c.String()
+		for _, m := range mets {
+			if m.desc.PMID == c.PMID {
+				g.warns.Add(errors.New(msg))
+				break
+			}
+		}
+		if _, seen := s.reported.LoadOrStore(msg, true); !seen {
+			s.opts.Logger.Warn("metric metadata differs between archives; values excluded", "problem", msg)
+		}
+	}
+	for _, d := range ns.Duplicates {
+		msg := d.String()
+		if _, seen := s.reported.LoadOrStore(msg, true); !seen {
+			s.opts.Logger.Info("metric name bound to two PMIDs", "problem", msg)
+		}
+	}
 }
 
 // New returns the storage over a set of archives.
@@ -152,6 +179,7 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		}
 		ns := namespace(opened)
 		mets := selectMetrics(ns, nameMs)
+		q.s.report(g, ns, mets)
 		if len(mets) == 0 {
 			continue
 		}
