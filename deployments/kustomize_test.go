@@ -1,0 +1,594 @@
+package deployments
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	// The container of pcp-remote-read in every workload, and what it
+	// must be configured with.
+	appContainer = "pcp-remote-read"
+	appPort      = 9201
+	archiveDir   = "/var/log/pcp/pmlogger"
+	webConfigArg = "--web.config.file="
+	nonRootUID   = 65532
+)
+
+// privileged names the containers allowed to run without the strict
+// security context, by workload ("Kind/name") and container name, with the
+// reason. Anything else must be strict.
+var privileged = map[string]map[string]string{
+	"DaemonSet/pcp": {
+		"pmcd":        "the upstream PCP image runs systemd and reads host metrics",
+		"pmlogger":    "the upstream PCP image runs systemd",
+		"archive-dir": "chowns the hostPath archive directory for pmlogger (CHOWN only)",
+	},
+}
+
+// built is the output of one kustomize build, decoded.
+type built struct {
+	dir     string
+	objects []runtime.Object
+}
+
+func kustomizeBuild(t *testing.T, dir string) *built {
+	t.Helper()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	b := &built{dir: dir}
+	for _, r := range m.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := decodeObject(y)
+		if err != nil {
+			t.Errorf("kustomize build %s: %s: %v", dir, r.CurId(), err)
+			continue
+		}
+		b.objects = append(b.objects, obj)
+	}
+	return b
+}
+
+// kustomizations lists the directories holding a kustomization.yaml.
+func kustomizations(t *testing.T) []string {
+	t.Helper()
+	var dirs []string
+	for _, f := range yamlFiles(t, "kubernetes") {
+		if filepath.Base(f) == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(f))
+		}
+	}
+	return dirs
+}
+
+func objKey(o runtime.Object) string {
+	m, _ := o.(metav1.Object)
+	return o.GetObjectKind().GroupVersionKind().Kind + "/" + m.GetName()
+}
+
+// workload is a Deployment or DaemonSet, reduced to what the checks need.
+type workload struct {
+	key       string
+	namespace string
+	selector  *metav1.LabelSelector
+	template  corev1.PodTemplateSpec
+}
+
+func (b *built) workloads() []workload {
+	var ws []workload
+	for _, o := range b.objects {
+		switch o := o.(type) {
+		case *appsv1.Deployment:
+			ws = append(ws, workload{objKey(o), o.Namespace, o.Spec.Selector, o.Spec.Template})
+		case *appsv1.DaemonSet:
+			ws = append(ws, workload{objKey(o), o.Namespace, o.Spec.Selector, o.Spec.Template})
+		case *appsv1.StatefulSet, *corev1.Pod, *appsv1.ReplicaSet:
+			panic(fmt.Sprintf("%s: add this kind to workloads()", objKey(o)))
+		}
+	}
+	return ws
+}
+
+func (b *built) find(kind, name string) runtime.Object {
+	for _, o := range b.objects {
+		if objKey(o) == kind+"/"+name {
+			return o
+		}
+	}
+	return nil
+}
+
+func (b *built) names(kind string) []string {
+	var n []string
+	for _, o := range b.objects {
+		if k := objKey(o); strings.HasPrefix(k, kind+"/") {
+			n = append(n, strings.TrimPrefix(k, kind+"/"))
+		}
+	}
+	slices.Sort(n)
+	return n
+}
+
+// TestKustomizeBuild builds every kustomization (base, overlays, shards)
+// with kustomize's own library, decodes the output strictly, and checks:
+// the security context of every container; pcp-remote-read's probes,
+// port, read-only archive mount and web config; that every ConfigMap,
+// claim and ServiceAccount a pod names is in the output; that every
+// Service and PodDisruptionBudget selects exactly one workload whose pods
+// have the Service's target port; and what each pattern is about.
+func TestKustomizeBuild(t *testing.T) {
+	dirs := kustomizations(t)
+	for _, want := range []string{"kubernetes/base", "kubernetes/overlays/central", "kubernetes/overlays/sidecar", "kubernetes/overlays/sharded"} {
+		if !slices.Contains(dirs, filepath.FromSlash(want)) {
+			t.Errorf("%s: no kustomization.yaml", want)
+		}
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.ToSlash(dir), func(t *testing.T) {
+			b := kustomizeBuild(t, dir)
+			if len(b.objects) == 0 {
+				t.Fatal("empty build")
+			}
+			checkWorkloads(t, b)
+			checkReferences(t, b)
+			checkSelectors(t, b)
+			if check := patternChecks[filepath.ToSlash(dir)]; check != nil {
+				check(t, b)
+			}
+		})
+	}
+}
+
+func checkWorkloads(t *testing.T, b *built) {
+	t.Helper()
+	for _, w := range b.workloads() {
+		pod := w.template.Spec
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken must be false (nothing here calls the API)", w.key)
+		}
+		if sp := pod.SecurityContext; sp == nil || sp.SeccompProfile == nil || sp.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("%s: pod securityContext.seccompProfile must be RuntimeDefault", w.key)
+		}
+		all := append(slices.Clone(pod.InitContainers), pod.Containers...)
+		for _, c := range all {
+			name := w.key + " container " + c.Name
+			if reason, ok := privileged[w.key][c.Name]; ok {
+				t.Logf("%s: not strict: %s", name, reason)
+				sc := c.SecurityContext
+				if sc == nil || (sc.Privileged == nil || !*sc.Privileged) && (sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})) {
+					t.Errorf("%s: an unprivileged exception must still drop ALL capabilities", name)
+				}
+				continue
+			}
+			checkStrict(t, name, pod.SecurityContext, c.SecurityContext)
+			checkResources(t, name, c.Resources)
+		}
+		apps := 0
+		for _, c := range pod.Containers {
+			if c.Name == appContainer {
+				apps++
+				checkApp(t, w, c)
+			}
+		}
+		if apps == 0 && !strings.Contains(w.key, "promxy") {
+			t.Errorf("%s: no %s container", w.key, appContainer)
+		}
+	}
+}
+
+// checkStrict requires the restricted Pod Security Standard and more:
+// non-root, read-only root filesystem, no privilege escalation, no
+// capabilities, RuntimeDefault seccomp (in the container or from the pod).
+func checkStrict(t *testing.T, name string, pod *corev1.PodSecurityContext, c *corev1.SecurityContext) {
+	t.Helper()
+	if c == nil {
+		t.Errorf("%s: no securityContext", name)
+		return
+	}
+	nonRoot := c.RunAsNonRoot != nil && *c.RunAsNonRoot || c.RunAsNonRoot == nil && pod != nil && pod.RunAsNonRoot != nil && *pod.RunAsNonRoot
+	if !nonRoot {
+		t.Errorf("%s: runAsNonRoot must be true", name)
+	}
+	if c.RunAsUser != nil && *c.RunAsUser == 0 {
+		t.Errorf("%s: runAsUser 0", name)
+	}
+	if c.ReadOnlyRootFilesystem == nil || !*c.ReadOnlyRootFilesystem {
+		t.Errorf("%s: readOnlyRootFilesystem must be true", name)
+	}
+	if c.AllowPrivilegeEscalation == nil || *c.AllowPrivilegeEscalation {
+		t.Errorf("%s: allowPrivilegeEscalation must be false", name)
+	}
+	if c.Privileged != nil && *c.Privileged {
+		t.Errorf("%s: privileged", name)
+	}
+	if c.Capabilities == nil || !slices.Equal(c.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(c.Capabilities.Add) > 0 {
+		t.Errorf("%s: capabilities must drop ALL and add none", name)
+	}
+	sp := c.SeccompProfile
+	if sp == nil && pod != nil {
+		sp = pod.SeccompProfile
+	}
+	if sp == nil || sp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: seccompProfile must be RuntimeDefault", name)
+	}
+}
+
+func checkResources(t *testing.T, name string, r corev1.ResourceRequirements) {
+	t.Helper()
+	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := r.Requests[res]; !ok {
+			t.Errorf("%s: no %s request", name, res)
+		}
+	}
+	lim, ok := r.Limits[corev1.ResourceMemory]
+	if !ok {
+		t.Errorf("%s: no memory limit", name)
+	} else if req := r.Requests[corev1.ResourceMemory]; lim.Cmp(req) < 0 {
+		t.Errorf("%s: memory limit %s below the request %s", name, lim.String(), req.String())
+	}
+}
+
+// checkApp checks the pcp-remote-read container.
+func checkApp(t *testing.T, w workload, c corev1.Container) {
+	t.Helper()
+	name := w.key + " container " + c.Name
+	pod := w.template.Spec
+	if c.SecurityContext == nil || c.SecurityContext.RunAsUser == nil || *c.SecurityContext.RunAsUser != nonRootUID {
+		t.Errorf("%s: runAsUser must be %d (the image's user)", name, nonRootUID)
+	}
+	if !strings.HasPrefix(c.Image, "pcp-remote-read") {
+		t.Errorf("%s: image %q, want the pcp-remote-read image (kustomize images: renames it)", name, c.Image)
+	}
+	port := -1
+	for _, p := range c.Ports {
+		if p.Name == "http" {
+			port = int(p.ContainerPort)
+		}
+	}
+	if port != appPort {
+		t.Errorf("%s: port http is %d, want %d", name, port, appPort)
+	}
+	probe := func(kind string, p *corev1.Probe, path string) {
+		if p == nil || p.HTTPGet == nil {
+			t.Errorf("%s: no HTTP %s probe", name, kind)
+			return
+		}
+		if p.HTTPGet.Path != path || p.HTTPGet.Port != intstr.FromString("http") {
+			t.Errorf("%s: %s probe %s on %s, want %s on http", name, kind, p.HTTPGet.Path, p.HTTPGet.Port.String(), path)
+		}
+	}
+	probe("readiness", c.ReadinessProbe, "/-/ready")
+	probe("liveness", c.LivenessProbe, "/-/healthy")
+
+	mounts := map[string]corev1.VolumeMount{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m
+	}
+	if m, ok := mounts[archiveDir]; !ok || !m.ReadOnly {
+		t.Errorf("%s: %s must be mounted read-only", name, archiveDir)
+	}
+	if !slices.Contains(c.Args, archiveDir) {
+		t.Errorf("%s: args %v do not name %s", name, c.Args, archiveDir)
+	}
+	// --web.config.file must be a key of a mounted ConfigMap.
+	var webConfig string
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, webConfigArg); ok {
+			webConfig = v
+		}
+	}
+	if webConfig == "" {
+		t.Errorf("%s: no %s", name, webConfigArg)
+		return
+	}
+	m, ok := mounts[filepath.Dir(webConfig)]
+	if !ok {
+		t.Errorf("%s: %s is not in a mounted volume", name, webConfig)
+		return
+	}
+	for _, v := range pod.Volumes {
+		if v.Name == m.Name && v.ConfigMap == nil {
+			t.Errorf("%s: %s: volume %s is not a ConfigMap", name, webConfig, v.Name)
+		}
+	}
+}
+
+// checkReferences: what pods name exists in the same build.
+func checkReferences(t *testing.T, b *built) {
+	t.Helper()
+	for _, w := range b.workloads() {
+		pod := w.template.Spec
+		if sa := pod.ServiceAccountName; sa != "" && b.find("ServiceAccount", sa) == nil {
+			t.Errorf("%s: ServiceAccount %s not in the build", w.key, sa)
+		}
+		for _, v := range pod.Volumes {
+			switch {
+			case v.ConfigMap != nil:
+				if b.find("ConfigMap", v.ConfigMap.Name) == nil {
+					t.Errorf("%s: volume %s: ConfigMap %s not in the build", w.key, v.Name, v.ConfigMap.Name)
+				}
+			case v.PersistentVolumeClaim != nil:
+				o := b.find("PersistentVolumeClaim", v.PersistentVolumeClaim.ClaimName)
+				if o == nil {
+					t.Errorf("%s: volume %s: claim %s not in the build", w.key, v.Name, v.PersistentVolumeClaim.ClaimName)
+					continue
+				}
+				pvc := o.(*corev1.PersistentVolumeClaim)
+				if !v.PersistentVolumeClaim.ReadOnly || !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}) {
+					t.Errorf("%s: volume %s: archives are read-only: want readOnly and ReadOnlyMany", w.key, v.Name)
+				}
+			}
+		}
+		// Every volume mount names a volume of the pod.
+		vols := map[string]bool{}
+		for _, v := range pod.Volumes {
+			vols[v.Name] = true
+		}
+		for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
+			for _, m := range c.VolumeMounts {
+				if !vols[m.Name] {
+					t.Errorf("%s container %s: mount of unknown volume %s", w.key, c.Name, m.Name)
+				}
+			}
+		}
+		sel, err := metav1.LabelSelectorAsSelector(w.selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(w.template.Labels)) {
+			t.Errorf("%s: selector %v does not select its own pods %v (%v)", w.key, w.selector, w.template.Labels, err)
+		}
+	}
+}
+
+// checkSelectors: every Service and PodDisruptionBudget selects the pods
+// of exactly one workload, and a Service's target port is a port of them.
+func checkSelectors(t *testing.T, b *built) {
+	t.Helper()
+	ws := b.workloads()
+	selected := func(key string, sel labels.Selector) []workload {
+		var out []workload
+		for _, w := range ws {
+			if sel.Matches(labels.Set(w.template.Labels)) {
+				out = append(out, w)
+			}
+		}
+		if len(out) != 1 {
+			var names []string
+			for _, w := range out {
+				names = append(names, w.key)
+			}
+			t.Errorf("%s selects %d workloads %v, want exactly one", key, len(out), names)
+		}
+		return out
+	}
+	for _, o := range b.objects {
+		switch o := o.(type) {
+		case *corev1.Service:
+			if len(o.Spec.Selector) == 0 {
+				t.Errorf("%s: no selector", objKey(o))
+				continue
+			}
+			for _, w := range selected(objKey(o), labels.SelectorFromSet(o.Spec.Selector)) {
+				for _, sp := range o.Spec.Ports {
+					if !hasPort(w.template.Spec, sp.TargetPort) {
+						t.Errorf("%s: port %s: target %s is no port of %s", objKey(o), sp.Name, sp.TargetPort.String(), w.key)
+					}
+				}
+			}
+		case *policyv1.PodDisruptionBudget:
+			sel, err := metav1.LabelSelectorAsSelector(o.Spec.Selector)
+			if err != nil {
+				t.Errorf("%s: %v", objKey(o), err)
+				continue
+			}
+			selected(objKey(o), sel)
+		}
+	}
+}
+
+func hasPort(pod corev1.PodSpec, p intstr.IntOrString) bool {
+	for _, c := range pod.Containers {
+		for _, cp := range c.Ports {
+			if p.Type == intstr.String && cp.Name == p.StrVal || p.Type == intstr.Int && cp.ContainerPort == p.IntVal {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// patternChecks hold what each pattern is about, by kustomization dir.
+var patternChecks = map[string]func(*testing.T, *built){
+	"kubernetes/base": func(t *testing.T, b *built) {
+		if got := b.names("Deployment"); !slices.Equal(got, []string{"pcp-remote-read"}) {
+			t.Errorf("Deployments %v", got)
+		}
+		for _, kind := range []string{"Service", "ServiceAccount", "ConfigMap"} {
+			if b.find(kind, "pcp-remote-read") == nil && b.find(kind, "pcp-remote-read-web") == nil {
+				t.Errorf("no %s", kind)
+			}
+		}
+	},
+	"kubernetes/overlays/central": func(t *testing.T, b *built) {
+		checkNamespace(t, b, "pcp")
+		d, _ := b.find("Deployment", "pcp-remote-read").(*appsv1.Deployment)
+		if d == nil {
+			t.Fatal("no Deployment pcp-remote-read")
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
+			t.Errorf("replicas %v, want 2 or more behind the Service", d.Spec.Replicas)
+		}
+		if v := archiveVolume(t, d.Spec.Template.Spec); v != nil && (v.PersistentVolumeClaim == nil || v.EmptyDir != nil) {
+			t.Errorf("archive volume %+v, want only the claim", v.VolumeSource)
+		}
+	},
+	"kubernetes/overlays/sidecar": func(t *testing.T, b *built) {
+		checkNamespace(t, b, "pcp")
+		if got := b.names("Deployment"); len(got) != 0 {
+			t.Errorf("Deployments %v left: the DaemonSet replaces the base's", got)
+		}
+		ds, _ := b.find("DaemonSet", "pcp").(*appsv1.DaemonSet)
+		if ds == nil {
+			t.Fatal("no DaemonSet pcp")
+		}
+		pod := ds.Spec.Template.Spec
+		var names []string
+		for _, c := range pod.Containers {
+			names = append(names, c.Name)
+		}
+		if !slices.Equal(names, []string{"pmcd", "pmlogger", appContainer}) {
+			t.Errorf("containers %v, want pmcd, pmlogger, %s", names, appContainer)
+		}
+		if !pod.HostNetwork {
+			t.Error("hostNetwork: archives are named by the pod's hostname, which must be the node's")
+		}
+		v := archiveVolume(t, pod)
+		if v != nil && v.HostPath == nil {
+			t.Errorf("archive volume %+v, want the node's directory (hostPath)", v.VolumeSource)
+		}
+		// pmlogger writes the shared volume, pcp-remote-read only reads it.
+		for _, c := range pod.Containers {
+			for _, m := range c.VolumeMounts {
+				if v != nil && m.Name == v.Name {
+					if m.MountPath != archiveDir {
+						t.Errorf("%s mounts the archives at %s", c.Name, m.MountPath)
+					}
+					if want := c.Name != "pmlogger"; m.ReadOnly != want {
+						t.Errorf("%s: archives readOnly=%v, want %v", c.Name, m.ReadOnly, want)
+					}
+				}
+			}
+		}
+		if s, _ := b.find("Service", "pcp-remote-read").(*corev1.Service); s == nil || s.Spec.ClusterIP != corev1.ClusterIPNone {
+			t.Error("Service pcp-remote-read must be headless: each pod serves its own node")
+		}
+	},
+	"kubernetes/overlays/sharded": func(t *testing.T, b *built) {
+		checkNamespace(t, b, "pcp")
+		shards := []string{"shard-a", "shard-b"}
+		for _, s := range shards {
+			d, _ := b.find("Deployment", "pcp-remote-read-"+s).(*appsv1.Deployment)
+			if d == nil {
+				t.Errorf("no Deployment pcp-remote-read-%s", s)
+				continue
+			}
+			v := archiveVolume(t, d.Spec.Template.Spec)
+			if v == nil || v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "pcp-archives-"+s {
+				t.Errorf("%s: archive volume is not the claim pcp-archives-%s", s, s)
+			}
+			pvc, _ := b.find("PersistentVolumeClaim", "pcp-archives-"+s).(*corev1.PersistentVolumeClaim)
+			if pvc == nil || pvc.Spec.Selector == nil || pvc.Spec.Selector.MatchLabels["app.kubernetes.io/instance"] != s {
+				t.Errorf("claim pcp-archives-%s must select the PersistentVolume of %s", s, s)
+			}
+		}
+		// promxy: one server_group per shard Service, on its port.
+		cm, _ := b.find("ConfigMap", "promxy").(*corev1.ConfigMap)
+		if cm == nil {
+			t.Fatal("no ConfigMap promxy")
+		}
+		var cfg struct {
+			Promxy struct {
+				ServerGroups []struct {
+					Name          string `json:"name"`
+					StaticConfigs []struct {
+						Targets []string `json:"targets"`
+					} `json:"static_configs"`
+					RemoteRead     bool   `json:"remote_read"`
+					RemoteReadPath string `json:"remote_read_path"`
+				} `json:"server_groups"`
+			} `json:"promxy"`
+		}
+		// Not strict: only the fields checked here are modelled.
+		if err := yaml.Unmarshal([]byte(cm.Data["config.yaml"]), &cfg); err != nil {
+			t.Fatalf("promxy config.yaml: %v", err)
+		}
+		var targets []string
+		for _, g := range cfg.Promxy.ServerGroups {
+			var gt []string
+			for _, sc := range g.StaticConfigs {
+				gt = append(gt, sc.Targets...)
+			}
+			if len(gt) != 1 {
+				t.Errorf("promxy server_group %s: targets %v, want one shard Service per group", g.Name, gt)
+			}
+			if g.RemoteRead && g.RemoteReadPath != "api/v1/read" {
+				t.Errorf("promxy server_group %s: remote_read_path %q", g.Name, g.RemoteReadPath)
+			}
+			targets = append(targets, gt...)
+		}
+		var want []string
+		for _, s := range shards {
+			want = append(want, fmt.Sprintf("pcp-remote-read-%s:%d", s, appPort))
+		}
+		if !slices.Equal(targets, want) {
+			t.Errorf("promxy targets %v, want %v", targets, want)
+		}
+		for _, s := range shards {
+			if svc := b.find("Service", "pcp-remote-read-"+s); svc == nil {
+				t.Errorf("no Service pcp-remote-read-%s", s)
+			}
+		}
+	},
+}
+
+// archiveVolume is the volume pcp-remote-read mounts at archiveDir.
+func archiveVolume(t *testing.T, pod corev1.PodSpec) *corev1.Volume {
+	t.Helper()
+	for _, c := range pod.Containers {
+		if c.Name != appContainer {
+			continue
+		}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath != archiveDir {
+				continue
+			}
+			for i := range pod.Volumes {
+				if pod.Volumes[i].Name == m.Name {
+					return &pod.Volumes[i]
+				}
+			}
+		}
+	}
+	t.Errorf("no archive volume")
+	return nil
+}
+
+// checkNamespace: an overlay puts every namespaced object in ns.
+func checkNamespace(t *testing.T, b *built, ns string) {
+	t.Helper()
+	for _, o := range b.objects {
+		if m := o.(metav1.Object); m.GetNamespace() != ns {
+			t.Errorf("%s: namespace %q, want %q", objKey(o), m.GetNamespace(), ns)
+		}
+	}
+}
+
+// buildOutputs builds every overlay once, for the other tests.
+func buildOutputs(t *testing.T) []*built {
+	t.Helper()
+	var bs []*built
+	for _, d := range kustomizations(t) {
+		if strings.Contains(filepath.ToSlash(d), "/overlays/") {
+			bs = append(bs, kustomizeBuild(t, d))
+		}
+	}
+	return bs
+}
