@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,10 +52,13 @@ type Set struct {
 	entries  map[string]*Entry // by base path, kept across rescans
 	skipped  []Skipped
 	scanned  time.Time
-	scanMu   sync.Mutex          // one rescan at a time
-	problems map[string]string   // base path -> why it was skipped after discovery
-	grew     atomic.Uint64       // archive ends raised past the next one's start (Entry.next)
-	stamps   map[string]dirStamp // host -> directory of its newest archive, before the last scan
+	scanMu   sync.Mutex        // one rescan at a time
+	problems map[string]string // base path -> why it was skipped after discovery
+	// problemSigs are the sizes and times of a problem archive's files
+	// when it was found: a rescan forgets the problem once they change.
+	problemSigs map[string]string
+	grew        atomic.Uint64       // archive ends raised past the next one's start (Entry.next)
+	stamps      map[string]dirStamp // host -> directory of its newest archive, before the last scan
 }
 
 // Open discovers the archives under the configured paths. Archives that
@@ -78,6 +83,8 @@ func Open(opts Options) (*Set, error) {
 		cache:    newCache(opts.CacheArchives, opts.CacheBytes),
 		entries:  map[string]*Entry{},
 		problems: map[string]string{},
+
+		problemSigs: map[string]string{},
 	}
 	if opts.TableDir != "" {
 		s.tables = newTableStore(opts.TableDir, opts.TableSync, s)
@@ -126,6 +133,14 @@ func (s *Set) Rescan() {
 	for _, sk := range skipped {
 		s.log.Warn("archive skipped", "path", sk.Path, "reason", sk.Reason)
 	}
+	s.mu.RLock()
+	sigs := make(map[string]string, len(s.problems))
+	for base := range s.problems {
+		if e := entries[base]; e != nil {
+			sigs[base] = filesSig(e.Files)
+		}
+	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	// A cached archive is revalidated only while it is the newest of its
 	// timeline. Drop the ones that stopped being the newest: pmlogger moved
@@ -144,10 +159,11 @@ func (s *Set) Rescan() {
 		}
 	}
 	// A problem belongs to the files it was found in: it goes with them
-	// (an archive rewritten, compressed or removed).
+	// (an archive removed, compressed, rewritten or repaired in place).
 	for base := range s.problems {
-		if e := entries[base]; e == nil || e != s.entries[base] {
+		if e := entries[base]; e == nil || e != s.entries[base] || sigs[base] != s.problemSigs[base] {
 			delete(s.problems, base)
+			delete(s.problemSigs, base)
 		}
 	}
 	s.byDir, s.entries, s.hosts, s.skipped, s.scanned = byDir, entries, hosts, skipped, s.opts.Now()
@@ -211,12 +227,21 @@ func (s *Set) Span() (start, end int64) {
 }
 
 // noteProblem records an archive that failed after discovery (corrupt data,
-// vanished files), for the status report.
-// Each problem is logged once, not on every query that meets it.
-func (s *Set) noteProblem(base string, err error) {
+// vanished files), for the status report. A failure of files a rescan has
+// since replaced (compressed, rewritten, removed) is not recorded: the
+// archive's current files decide. Each problem is logged once, not on
+// every query that meets it.
+func (s *Set) noteProblem(e *Entry, err error) {
+	base := e.Files.Base
+	sig := filesSig(e.Files)
 	s.mu.Lock()
+	if s.entries[base] != e {
+		s.mu.Unlock()
+		return
+	}
 	known := s.problems[base] == err.Error()
 	s.problems[base] = err.Error()
+	s.problemSigs[base] = sig
 	s.mu.Unlock()
 	if !known {
 		s.log.Warn("archive unreadable, skipped", "archive", base, "err", err)
@@ -319,4 +344,26 @@ func (s *Set) Status() Status {
 		st.Skipped = []Skipped{}
 	}
 	return st
+}
+
+// filesSig is the paths, sizes and modification times of an archive's
+// files.
+func filesSig(f archive.Files) string {
+	var b strings.Builder
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(&b, "%s -\n", p)
+		}
+	}
+	add(f.Meta)
+	add(f.Index)
+	for _, v := range f.Volumes {
+		add(v.Path)
+	}
+	return b.String()
 }

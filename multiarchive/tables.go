@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"time"
 )
 
 // tableStore manages the sidecar directory of tables: lookup by archive
@@ -28,15 +28,21 @@ type tableStore struct {
 	jobs    chan Opened
 	built   uint64
 	done    chan struct{} // closed when the builder has stopped
-	closed  bool
+	// superseded tables and since when, removed after tableGrace.
+	superseded map[string]time.Time
+	closed     bool
 }
+
+// tableGrace is how long a superseded table is kept for queries still
+// reading it (longer than --query.timeout's default of 2 minutes).
+const tableGrace = 10 * time.Minute
 
 // maxLoadedTables bounds the table directories kept in memory; each is
 // small (about 40 bytes a series) and re-read from disk when evicted.
 const maxLoadedTables = 256
 
 func newTableStore(dir string, syncBuild bool, s *Set) *tableStore {
-	ts := &tableStore{dir: dir, sync: syncBuild, set: s, loaded: map[string]*Table{}, pending: map[string]bool{}, failed: map[string]string{}}
+	ts := &tableStore{dir: dir, sync: syncBuild, set: s, loaded: map[string]*Table{}, pending: map[string]bool{}, failed: map[string]string{}, superseded: map[string]time.Time{}}
 	if !syncBuild {
 		ts.jobs = make(chan Opened, 1024)
 		ts.done = make(chan struct{})
@@ -152,20 +158,39 @@ func (ts *tableStore) build(o Opened, path string) *Table {
 		ts.set.log.Info("archive read directly, no table", "archive", o.Entry.Files.Base, "reason", err)
 		return nil
 	}
-	// Tables of earlier versions of this archive are now useless.
-	prefix := filepath.Base(path)[:17]
-	if old, _ := filepath.Glob(filepath.Join(ts.dir, prefix+"*.tbl")); len(old) > 0 {
-		for _, p := range old {
-			if p != path && strings.HasPrefix(filepath.Base(p), prefix) {
-				os.Remove(p)
-			}
-		}
-	}
+	ts.retire(path)
 	ts.remember(path, t)
 	ts.mu.Lock()
 	ts.built++
 	ts.mu.Unlock()
 	return t
+}
+
+// retire handles the tables of earlier versions of an archive (it was
+// rewritten, compressed or grew): they are useless now, but a query may
+// still be reading one, so each is removed only tableGrace after it was
+// superseded; every build sweeps what is due.
+func (ts *tableStore) retire(current string) {
+	now := time.Now()
+	prefix := filepath.Base(current)[:17]
+	old, _ := filepath.Glob(filepath.Join(ts.dir, prefix+"*.tbl"))
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for _, p := range old {
+		if p == current {
+			continue
+		}
+		if _, ok := ts.superseded[p]; !ok {
+			ts.superseded[p] = now
+			delete(ts.loaded, p)
+		}
+	}
+	for p, since := range ts.superseded {
+		if now.Sub(since) > tableGrace {
+			os.Remove(p)
+			delete(ts.superseded, p)
+		}
+	}
 }
 
 func (ts *tableStore) remember(path string, t *Table) {

@@ -51,7 +51,7 @@ func (e *Entry) NoteTime(t int64) {
 // /metrics counts it, and it is logged once.
 func (e *Entry) ReportProblem(err error) {
 	if e.set != nil && err != nil {
-		e.set.noteProblem(e.Files.Base, err)
+		e.set.noteProblem(e, err)
 	}
 }
 
@@ -218,7 +218,7 @@ func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
 			continue
 		}
 		if err != nil {
-			tl.set.noteProblem(e.Files.Base, err)
+			tl.set.noteProblem(e, err)
 			errs = append(errs, err)
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"math"
 	"net/http"
@@ -159,6 +160,24 @@ func buildInfo() adapter.BuildInfo {
 	return bi
 }
 
+// httpErrorLog routes net/http's own messages into the log: a panic in a
+// handler at error level, a client's failed TLS handshake (scanners, plain
+// HTTP sent to the TLS port) at debug, anything else at warn.
+type httpErrorLog struct{ log *slog.Logger }
+
+func (h httpErrorLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	switch {
+	case strings.Contains(msg, "panic"):
+		h.log.Error("http server", "err", msg)
+	case strings.Contains(msg, "TLS handshake error"):
+		h.log.Debug("http server", "err", msg)
+	default:
+		h.log.Warn("http server", "err", msg)
+	}
+	return len(p), nil
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseFlags(args, stderr)
 	if err != nil {
@@ -243,6 +262,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		// No WriteTimeout: a streamed read may legitimately run as long as
 		// the client's remote_timeout, and the client cancels it itself.
 		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    stdlog.New(httpErrorLog{log}, "", 0),
 	}
 	listen := []string{c.listen}
 	systemd := false
