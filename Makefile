@@ -11,7 +11,7 @@ PROM_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/pro
 DEMO     ?= testdata/demo
 LISTEN   ?= :9201
 
-.PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3
+.PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3 soak image deploy-check
 
 all: build
 
@@ -55,8 +55,29 @@ deps:
 		echo "deps: install pcp python3-pcp prometheus (apt-get) to run the end-to-end tests"; \
 	fi
 
-test: deps vet prometheus3
+test: deps vet prometheus3 deploy-check
 	$(GO) test -count=1 -timeout 20m ./...
+
+# image builds the container image (Dockerfile: static binary on
+# distroless, user 65532, port 9201). IMAGE=registry.example.com/pcp-remote-read
+# to tag it for a registry.
+IMAGE    ?= pcp-remote-read
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+
+# deploy-check tests deployments/ (its own Go module): every Kubernetes
+# manifest decodes strictly, every kustomize overlay builds, the example
+# prometheus.yml files pass promtool, the Dockerfile and the static binary.
+deploy-check:
+	cd deployments && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# soak is the long load test: 32 clients mixing remote read and PromQL over
+# the demo set for 60 s (make test runs 8 clients for 5 s).
+SOAK_CLIENTS  ?= 32
+SOAK_DURATION ?= 60s
+soak:
+	$(GO) test -count=1 -timeout 10m -run '^TestLoad$$' -v ./cmd/pcp-remote-read/ \
+		-load.clients=$(SOAK_CLIENTS) -load.duration=$(SOAK_DURATION)
 
 test-short:
 	$(GO) test -short ./...
@@ -77,8 +98,25 @@ corpus-check:
 		awk '/identical to libpcp/ { split($$(NF-3), f, "/"); same += f[1]; total += f[2] } /^(---|    ---) FAIL|_test.go/ { print } \
 		END { printf "%d/%d archives identical\n", same, total; exit (same != total || total == 0) }' 
 
-bench:
+# bench runs the side-by-side benchmarks of issue #6 (bench/: decode against
+# libpcp, remote read, PromQL and memory against Prometheus 3.x over the same
+# data backfilled into its TSDB; corpus and TSDB made once into bench/cache/,
+# results in bench/results/), then the Go benchmarks of archive/.
+# BENCH_SCALE=small for a quick corpus; BENCH_REV=HEAD to measure the last
+# commit instead of the working tree. See bench/README.md.
+bench: prometheus3
+	$(GO) run ./bench/cmd/benchrun
 	$(GO) test -run '^$$' -bench . -benchmem ./archive/
+
+# bench-scale runs the multiarchive scale benchmarks of issue #3 over a
+# directory of 10,000 small archives written by libpcp's pmi writer
+# (testdata/gen/make-scale.py: made once into bench/cache/, gitignored, in a
+# few seconds, and reused). See "Benchmarks" in README.md.
+SCALE_DIR ?= bench/cache/scale-n10000-s1
+.PHONY: bench-scale
+bench-scale:
+	/usr/bin/python3 testdata/gen/make-scale.py $(SCALE_DIR)
+	PCP_SCALE_DIR=$(abspath $(SCALE_DIR)) $(GO) test -count=1 -timeout 30m -run '^$$' -bench Scale -benchmem ./multiarchive/
 
 fuzz:
 	for t in FuzzLabel FuzzMeta FuzzRecord FuzzArchive; do \
