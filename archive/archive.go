@@ -173,6 +173,16 @@ type ReaderOptions struct {
 	Start, End int64
 	// PMIDs limits the value sets kept in each record; nil keeps all.
 	PMIDs []PMID
+	// From, when set, starts at a position an earlier reader of the same
+	// archive reached (Reader.Pos), instead of seeking by Start: a live
+	// archive is then read on from where the last read stopped.
+	From *Position
+}
+
+// Position is a place between records: a volume number and a byte offset.
+type Position struct {
+	Vol int
+	Off int64
 }
 
 // Reader iterates over the data records of an archive in file order.
@@ -200,6 +210,9 @@ type Reader struct {
 	hinted bool
 	hint   int
 	tries  int
+	// The end of the last record read, for Pos once past the last volume.
+	lastVol int
+	lastOff int64
 }
 
 // NewReader returns a reader over the records in the options' time window.
@@ -217,8 +230,44 @@ func (a *Archive) NewReader(opt ReaderOptions) *Reader {
 			r.want[p] = struct{}{}
 		}
 	}
+	if opt.From != nil {
+		r.resume(*opt.From)
+		return r
+	}
 	r.seek(opt.Start)
 	return r
+}
+
+// resume starts at a position from Pos. A position in a volume that is no
+// longer there (the archive was rewritten) is an error: the caller starts
+// over.
+func (r *Reader) resume(p Position) {
+	vols := r.a.Files.Volumes
+	vi := sort.Search(len(vols), func(j int) bool { return vols[j].Num >= p.Vol })
+	if vi >= len(vols) || vols[vi].Num != p.Vol || p.Off < int64(labelLen(r.a.Label.Version)) {
+		r.err, r.done = fmt.Errorf("%s: cannot resume reading at volume %d offset %d", r.a.Files.Base, p.Vol, p.Off), true
+		return
+	}
+	r.vi, r.off = vi, p.Off
+}
+
+// Pos returns the position after the last record Next returned, or where
+// the reader stopped at the growing end of the newest volume: a later reader
+// made with ReaderOptions.From continues there.
+func (r *Reader) Pos() Position {
+	vols := r.a.Files.Volumes
+	if r.vi >= len(vols) {
+		// Past the end of the last volume.
+		last := vols[len(vols)-1]
+		if r.lastVol == last.Num && r.lastOff > 0 {
+			return Position{Vol: last.Num, Off: r.lastOff}
+		}
+		return Position{Vol: last.Num, Off: int64(labelLen(r.a.Label.Version))}
+	}
+	if r.vi < 0 {
+		return Position{Vol: vols[0].Num, Off: int64(labelLen(r.a.Label.Version))}
+	}
+	return Position{Vol: vols[r.vi].Num, Off: r.off}
 }
 
 // seek positions the reader at a record no later than the first one stamped
@@ -283,10 +332,13 @@ func (r *Reader) Next() bool {
 			r.rec.Time = v2Time(buf[4:])
 		}
 		r.off += int64(len(buf))
+		r.lastVol, r.lastOff = r.rec.Vol, r.off
 		if r.rec.Time < r.opt.Start {
 			continue
 		}
 		if r.rec.Time > r.opt.End {
+			// Not consumed: Pos stays before it.
+			r.off, r.lastOff = r.rec.Offset, r.rec.Offset
 			r.done = true
 			return false
 		}
