@@ -2,6 +2,7 @@ package multiarchive
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -41,6 +42,7 @@ type Table struct {
 	Path        string
 	First, Last int64 // ns of the archive's first and last record
 	Series      []TableSeries
+	mem         []byte // the series regions of an in-memory table (live archives)
 }
 
 // TableSeries is one series of a table.
@@ -137,28 +139,41 @@ func floorMs(ns int64) int64 {
 	return ms
 }
 
-// BuildTable decodes a whole archive into a table file at path (written to
-// a temporary name and renamed, so readers never see half a table).
-func BuildTable(a *archive.Archive, path string) (*Table, error) {
-	series := map[seriesKey]*seriesBuild{}
-	var order []*seriesBuild
-	var open []*seriesBuild
-	resolvers := map[archive.InDom]*archive.Resolver{}
-	t := &Table{Path: path, First: math.MaxInt64, Last: math.MinInt64}
-	r := a.NewReader(archive.ReaderOptions{})
+// tableBuilder decodes records into per-series XOR chunks. It can be fed
+// in pieces: a live archive's table grows as pmlogger writes.
+type tableBuilder struct {
+	a         *archive.Archive
+	series    map[seriesKey]*seriesBuild
+	order     []*seriesBuild
+	open      []*seriesBuild // series with values since the last mark
+	resolvers map[archive.InDom]*archive.Resolver
+	first     int64
+	last      int64
+	pos       *archive.Position // where the next piece starts
+}
+
+func newTableBuilder(a *archive.Archive) *tableBuilder {
+	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, resolvers: map[archive.InDom]*archive.Resolver{},
+		first: math.MaxInt64, last: math.MinInt64}
+}
+
+// feed reads the archive from where the last piece stopped to its end.
+func (b *tableBuilder) feed() error {
+	a := b.a
+	r := a.NewReader(archive.ReaderOptions{From: b.pos})
 	defer r.Close()
 	for r.Next() {
 		rec := r.Record()
-		t.First, t.Last = min(t.First, rec.Time), max(t.Last, rec.Time)
+		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
 		if rec.Mark {
-			for _, s := range open {
+			for _, s := range b.open {
 				if err := s.add(ms, staleNaN); err != nil {
-					return nil, fmt.Errorf("%s: %w", a.Files.Base, err)
+					return fmt.Errorf("%s: %w", a.Files.Base, err)
 				}
 				s.open = false
 			}
-			open = open[:0]
+			b.open = b.open[:0]
 			continue
 		}
 		sets := rec.Sets()
@@ -175,9 +190,9 @@ func BuildTable(a *archive.Archive, path string) (*Table, error) {
 			var hist *archive.InDomHistory
 			if d.InDom != archive.InDomNull {
 				if hist = a.Meta.InDoms[d.InDom]; hist != nil {
-					if res = resolvers[d.InDom]; res == nil {
+					if res = b.resolvers[d.InDom]; res == nil {
 						res = hist.Resolver()
-						resolvers[d.InDom] = res
+						b.resolvers[d.InDom] = res
 					}
 					res.At(rec.Time)
 				}
@@ -194,30 +209,81 @@ func BuildTable(a *archive.Archive, path string) (*Table, error) {
 						key.iname, key.named = hist.NameAnyTime(v.Inst)
 					}
 				}
-				s := series[key]
+				s := b.series[key]
 				if s == nil {
 					s = &seriesBuild{key: key}
-					series[key] = s
-					order = append(order, s)
+					b.series[key] = s
+					b.order = append(b.order, s)
 				}
 				if err := s.add(ms, f); err != nil {
-					return nil, fmt.Errorf("%s: %w", a.Files.Base, err)
+					return fmt.Errorf("%s: %w", a.Files.Base, err)
 				}
 				if !s.open {
 					s.open = true
-					open = append(open, s)
+					b.open = append(b.open, s)
 				}
 			}
 		}
 	}
 	if err := r.Err(); err != nil {
+		return err
+	}
+	p := r.Pos()
+	b.pos = &p
+	return nil
+}
+
+func (b *tableBuilder) span() (first, last int64) {
+	if b.first > b.last {
+		return b.a.Label.Start, b.a.Label.Start
+	}
+	return b.first, b.last
+}
+
+// BuildTable decodes a whole archive into a table file at path (written to
+// a temporary name and renamed, so readers never see half a table).
+func BuildTable(a *archive.Archive, path string) (*Table, error) {
+	b := newTableBuilder(a)
+	if err := b.feed(); err != nil {
 		return nil, err
 	}
-	if t.First > t.Last {
-		t.First, t.Last = a.Label.Start, a.Label.Start
-	}
+	t := &Table{Path: path}
+	t.First, t.Last = b.span()
+	order := b.order
 	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
 	return t, t.write(order)
+}
+
+// snapshot is the builder's table so far, in memory: the finished chunks
+// of each series and a copy of the chunk being filled.
+func (b *tableBuilder) snapshot() *Table {
+	order := append([]*seriesBuild(nil), b.order...)
+	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
+	t := &Table{Series: make([]TableSeries, 0, len(order))}
+	t.First, t.Last = b.span()
+	size := 0
+	for _, s := range order {
+		size += len(s.buf) + chunkHdrLen
+		if s.c != nil {
+			size += len(s.c.Bytes())
+		}
+	}
+	mem := make([]byte, 0, size)
+	for _, s := range order {
+		off := len(mem)
+		mem = append(mem, s.buf...)
+		if s.c != nil && s.c.NumSamples() > 0 {
+			cb := s.c.Bytes()
+			mem = binary.BigEndian.AppendUint64(mem, uint64(s.cmin))
+			mem = binary.BigEndian.AppendUint64(mem, uint64(s.cmax))
+			mem = binary.BigEndian.AppendUint32(mem, uint32(len(cb)))
+			mem = append(mem, cb...)
+		}
+		t.Series = append(t.Series, TableSeries{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
+			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: int64(off), len: len(mem) - off})
+	}
+	t.mem = mem
+	return t
 }
 
 func keyLess(a, b seriesKey) bool {
@@ -376,6 +442,9 @@ func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(
 	s := &t.Series[i]
 	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
 		return buf, nil
+	}
+	if r == nil && t.mem != nil {
+		r = bytes.NewReader(t.mem)
 	}
 	if r == nil {
 		fh, err := os.Open(t.Path)

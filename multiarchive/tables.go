@@ -30,6 +30,8 @@ type tableStore struct {
 	done    chan struct{} // closed when the builder has stopped
 	// superseded tables and since when, removed after tableGrace.
 	superseded map[string]time.Time
+	lives      map[string]*liveTable // by archive base path
+	liveOrder  []string
 	closed     bool
 }
 
@@ -42,7 +44,7 @@ const tableGrace = 10 * time.Minute
 const maxLoadedTables = 256
 
 func newTableStore(dir string, syncBuild bool, s *Set) *tableStore {
-	ts := &tableStore{dir: dir, sync: syncBuild, set: s, loaded: map[string]*Table{}, pending: map[string]bool{}, failed: map[string]string{}, superseded: map[string]time.Time{}}
+	ts := &tableStore{dir: dir, sync: syncBuild, set: s, loaded: map[string]*Table{}, pending: map[string]bool{}, failed: map[string]string{}, superseded: map[string]time.Time{}, lives: map[string]*liveTable{}}
 	if !syncBuild {
 		ts.jobs = make(chan Opened, 1024)
 		ts.done = make(chan struct{})
@@ -207,14 +209,75 @@ func (ts *tableStore) remember(path string, t *Table) {
 	}
 }
 
-// Table returns the column table of an opened archive when the Set has a
-// table directory, the archive is closed (not the newest of its host) and
-// the table exists; otherwise nil, and the caller reads the archive.
-func (s *Set) Table(o Opened) *Table {
-	if s.tables == nil || o.Live && !s.opts.TableAll {
+// Table returns the column table of an opened archive, or nil when the
+// caller should read the archive's records itself. A closed archive's table
+// comes from the table directory (built in the background the first time).
+// The newest archive of a host, which pmlogger may still be writing, gets a
+// table in memory that grows with it: each query decodes only the records
+// written since the last one. One is made when a query reads the archive
+// from its start (a dashboard's day view); a query for its last minutes
+// reads them directly instead.
+func (s *Set) Table(o Opened, from int64) *Table {
+	if s.tables == nil {
 		return nil
 	}
+	if o.Live && !s.opts.TableAll {
+		return s.tables.live(o, from <= o.Entry.Start)
+	}
 	return s.tables.get(o)
+}
+
+// liveTable is the growing in-memory table of a host's newest archive.
+type liveTable struct {
+	mu  sync.Mutex
+	b   *tableBuilder
+	err error
+}
+
+// maxLiveTables bounds the in-memory tables of newest archives (one per
+// host at most); the least recently used goes first.
+const maxLiveTables = 64
+
+func (ts *tableStore) live(o Opened, create bool) *Table {
+	base := o.Entry.Files.Base
+	ts.mu.Lock()
+	lt := ts.lives[base]
+	if lt == nil || lt.b.a != o.Archive {
+		// A new archive, or new metadata (the cache reloaded it): start over.
+		if !create {
+			ts.mu.Unlock()
+			return nil
+		}
+		lt = &liveTable{b: newTableBuilder(o.Archive)}
+		ts.lives[base] = lt
+	}
+	ts.liveOrder = append(deleteString(ts.liveOrder, base), base)
+	for len(ts.liveOrder) > maxLiveTables {
+		delete(ts.lives, ts.liveOrder[0])
+		ts.liveOrder = ts.liveOrder[1:]
+	}
+	ts.mu.Unlock()
+
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	if lt.err != nil {
+		return nil
+	}
+	if err := lt.b.feed(); err != nil {
+		// Out-of-order records or damage: this archive is read directly.
+		lt.err = err
+		return nil
+	}
+	return lt.b.snapshot()
+}
+
+func deleteString(ss []string, s string) []string {
+	for i, x := range ss {
+		if x == s {
+			return append(ss[:i], ss[i+1:]...)
+		}
+	}
+	return ss
 }
 
 // TableStats are the table cache's figures.
@@ -223,6 +286,7 @@ type TableStats struct {
 	Loaded int    `json:"loaded"`
 	Built  uint64 `json:"built"`
 	Failed int    `json:"failed"`
+	Live   int    `json:"live"` // in-memory tables of newest archives
 }
 
 func (s *Set) tableStats() TableStats {
@@ -232,5 +296,5 @@ func (s *Set) tableStats() TableStats {
 	ts := s.tables
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed)}
+	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Live: len(ts.lives)}
 }

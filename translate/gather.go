@@ -51,7 +51,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 		var last int64
 		var any bool
 		var err error
-		if tbl := g.q.s.set.Table(o); tbl != nil {
+		if tbl := g.q.s.set.Table(o, t1); tbl != nil {
 			last, any = g.fromTable(host, ai, o, tbl, ns, byPMID)
 			if last > t2 {
 				any = false // the window ends inside this archive
