@@ -411,7 +411,7 @@ func OpenTable(path string) (*Table, error) {
 		s := TableSeries{PMID: archive.PMID(be.Uint32(dir)), Inst: int32(be.Uint32(dir[4:])), Named: dir[8] == 1}
 		nl := int(be.Uint16(dir[9:]))
 		dir = dir[11:]
-		if len(dir) < nl+36 {
+		if len(dir) < nl+32 {
 			return nil, bad("directory truncated")
 		}
 		s.IName = string(dir[:nl])

@@ -38,7 +38,10 @@ func TestSelectMatchesLibpcp(t *testing.T) {
 				// The same through column tables of every archive, and
 				// through tables of closed archives plus the growing
 				// in-memory table of each host's newest.
-				checkSelect(t, c, multiarchive.Options{TableDir: t.TempDir(), TableSync: true, TableAll: true})
+				dir := t.TempDir()
+				checkSelect(t, c, multiarchive.Options{TableDir: dir, TableSync: true, TableAll: true})
+				// Again from the tables now on disk (a restarted server).
+				checkSelect(t, c, multiarchive.Options{TableDir: dir, TableSync: true, TableAll: true})
 				checkSelect(t, c, multiarchive.Options{TableDir: t.TempDir(), TableSync: true})
 			})
 		}
@@ -144,7 +147,7 @@ func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
 	if err := ss.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if st := set.Status().Tables; opts.TableAll && (st.Built == 0 || st.Failed > 0) || opts.TableDir != "" && !opts.TableAll && st.Live == 0 {
+	if st := set.Status().Tables; opts.TableAll && (st.Loaded == 0 || st.Failed > 0) || opts.TableDir != "" && !opts.TableAll && st.Live == 0 {
 		t.Errorf("tables: %+v", st)
 	}
 	if len(got) != len(want) {
