@@ -255,9 +255,15 @@ func BuildTable(a *archive.Archive, path string) (*Table, error) {
 }
 
 // snapshot is the builder's table so far, in memory: the finished chunks
-// of each series and a copy of the chunk being filled.
-func (b *tableBuilder) snapshot() *Table {
-	order := append([]*seriesBuild(nil), b.order...)
+// of each series of the given PMIDs (all when nil) and a copy of the chunk
+// being filled.
+func (b *tableBuilder) snapshot(pmids map[archive.PMID]bool) *Table {
+	var order []*seriesBuild
+	for _, s := range b.order {
+		if pmids == nil || pmids[s.key.pmid] {
+			order = append(order, s)
+		}
+	}
 	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
 	t := &Table{Series: make([]TableSeries, 0, len(order))}
 	t.First, t.Last = b.span()

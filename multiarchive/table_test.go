@@ -33,7 +33,7 @@ func TestTableRoundTrip(t *testing.T) {
 		if err := b.feed(); err != nil {
 			t.Fatal(err)
 		}
-		mem := b.snapshot()
+		mem := b.snapshot(nil)
 		for i := range read.Series {
 			var fromFile, fromMem []float64
 			if _, err := read.Each(nil, i, -1<<62, 1<<62, nil, func(_ int64, v float64) { fromFile = append(fromFile, v) }); err != nil {

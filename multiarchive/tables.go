@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
 
 // tableStore manages the sidecar directory of tables: lookup by archive
@@ -217,12 +219,15 @@ func (ts *tableStore) remember(path string, t *Table) {
 // written since the last one. One is made when a query reads the archive
 // from its start (a dashboard's day view); a query for its last minutes
 // reads them directly instead.
-func (s *Set) Table(o Opened, from int64) *Table {
+//
+// pmids, when not nil, are the metrics the caller will read: a live table
+// hands out copies of those series only.
+func (s *Set) Table(o Opened, from int64, pmids map[archive.PMID]bool) *Table {
 	if s.tables == nil {
 		return nil
 	}
 	if o.Live && !s.opts.TableAll {
-		return s.tables.live(o, from <= o.Entry.Start)
+		return s.tables.live(o, from <= o.Entry.Start, pmids)
 	}
 	return s.tables.get(o)
 }
@@ -238,7 +243,7 @@ type liveTable struct {
 // host at most); the least recently used goes first.
 const maxLiveTables = 64
 
-func (ts *tableStore) live(o Opened, create bool) *Table {
+func (ts *tableStore) live(o Opened, create bool, pmids map[archive.PMID]bool) *Table {
 	base := o.Entry.Files.Base
 	ts.mu.Lock()
 	lt := ts.lives[base]
@@ -268,7 +273,7 @@ func (ts *tableStore) live(o Opened, create bool) *Table {
 		lt.err = err
 		return nil
 	}
-	return lt.b.snapshot()
+	return lt.b.snapshot(pmids)
 }
 
 func deleteString(ss []string, s string) []string {

@@ -45,13 +45,17 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 		}
 		byPMID[p] = append(byPMID[p], &mets[i])
 	}
+	want := make(map[archive.PMID]bool, len(pmids))
+	for _, p := range pmids {
+		want[p] = true
+	}
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
 	for ai, o := range opened {
 		var last int64
 		var any bool
 		var err error
-		if tbl := g.q.s.set.Table(o, t1); tbl != nil {
+		if tbl := g.q.s.set.Table(o, t1, want); tbl != nil {
 			last, any = g.fromTable(host, ai, o, tbl, ns, byPMID)
 			if last > t2 {
 				any = false // the window ends inside this archive
