@@ -4,14 +4,14 @@ import (
 	"math"
 	"sort"
 
-	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
-
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
 
 type sample struct {
