@@ -1,0 +1,76 @@
+// Command benchdecode is the decode half of bench/cmd/benchrun: our archive
+// reader's hot loop over one archive, as archive's BenchmarkDecode runs it
+// (every record, Float64 on every numeric value). It uses only the public
+// API of archive/, so the harness can build it from any revision of the
+// repository (BENCH_REV) together with the server it measures.
+//
+//	benchdecode ARCHIVE [PASSES]
+//
+// Prints one JSON line per pass: records, values, seconds (the loop only;
+// opening the archive is not timed, as pcpdecode.c does not time
+// pmNewContext) and the sum of the values.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: benchdecode ARCHIVE [PASSES]")
+		os.Exit(2)
+	}
+	passes := 1
+	if len(os.Args) > 2 {
+		passes, _ = strconv.Atoi(os.Args[2])
+	}
+	for p := 0; p < max(passes, 1); p++ {
+		a, err := archive.Open(os.Args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		var records, values int64
+		var sum float64
+		types := map[archive.PMID]archive.Type{}
+		t0 := time.Now()
+		r := a.NewReader(archive.ReaderOptions{})
+		for r.Next() {
+			rec := r.Record()
+			records++
+			sets := rec.Sets()
+			for k := range sets {
+				s := &sets[k]
+				t, ok := types[s.PMID]
+				if !ok {
+					t = archive.TypeNoSupport
+					if desc, ok := a.Meta.Desc(s.PMID); ok {
+						t = desc.Type
+					}
+					types[s.PMID] = t
+				}
+				if !t.Numeric() {
+					continue
+				}
+				for j := 0; j < int(s.NumVal); j++ {
+					if f, ok := rec.Value(s, j).Float64(t); ok {
+						sum += f
+						values++
+					}
+				}
+			}
+		}
+		if err := r.Err(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		r.Close()
+		secs := time.Since(t0).Seconds()
+		fmt.Printf("{\"records\":%d,\"values\":%d,\"seconds\":%.6f,\"sum\":%s}\n", records, values, secs, strconv.FormatFloat(sum, 'g', 17, 64))
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// decodePass is one pass of a decode loop, ours or libpcp's (pcpdecode
+// prints the same JSON).
+type decodePass struct {
+	Records int64   `json:"records"`
+	Values  int64   `json:"values"`
+	Seconds float64 `json:"seconds"`
+	Sum     float64 `json:"sum"`
+}
+
+// runDecode runs a decode program pinned to CPU 0 (and GOMAXPROCS=1) and
+// returns its passes.
+func runDecode(argv []string) ([]decodePass, error) {
+	args := append([]string{"taskset", "-c", "0"}, argv...)
+	out, err := run(30*time.Minute, []string{"GOMAXPROCS=1"}, args...)
+	if err != nil {
+		return nil, err
+	}
+	var passes []decodePass
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var d decodePass
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			return nil, fmt.Errorf("%q: %w", l, err)
+		}
+		passes = append(passes, d)
+	}
+	return passes, nil
+}
+
+func bestRate(ps []decodePass) float64 {
+	best := 0.0
+	for _, p := range ps {
+		best = max(best, float64(p.Values)/p.Seconds)
+	}
+	return best
+}
+
+// decode: values per second on one core, ours vs libpcp's raw loop, over
+// the newest (plain) day archive and over an older (.xz) one.
+func (b *bench) decode() error {
+	const passes = 5
+	cases := []struct {
+		name string
+		base string
+	}{
+		{"newest day, plain volume", b.ci.base(len(b.ci.Archives) - 1)},
+		{"older day, .xz volume", b.ci.base(len(b.ci.Archives) - 2)},
+	}
+	details := map[string]any{}
+	for _, c := range cases {
+		logf("decode %s: %s", c.name, c.base)
+		// Alternate one pass of each, so load from elsewhere on the
+		// machine falls on both alike; the best pass of each counts.
+		var ours, theirs []decodePass
+		for i := 0; i < passes; i++ {
+			o, err := runDecode([]string{b.t.decoder, c.base, "1"})
+			if err != nil {
+				return err
+			}
+			t, err := runDecode([]string{b.t.pcpdecode, c.base, "1"})
+			if err != nil {
+				return err
+			}
+			ours, theirs = append(ours, o...), append(theirs, t...)
+		}
+		or, tr := bestRate(ours), bestRate(theirs)
+		check := "ok: same values"
+		if ours[0].Values != theirs[0].Values || ours[0].Records != theirs[0].Records {
+			check = fmt.Sprintf("MISMATCH: ours %d records/%d values, libpcp %d/%d", ours[0].Records, ours[0].Values, theirs[0].Records, theirs[0].Values)
+		} else if d := (ours[0].Sum - theirs[0].Sum) / theirs[0].Sum; d > 1e-9 || d < -1e-9 {
+			check = fmt.Sprintf("MISMATCH: sums differ by %.2g", d)
+		} else {
+			check = fmt.Sprintf("ok: %d records, %d values, equal sums", ours[0].Records, ours[0].Values)
+		}
+		r := &row{Section: "decode", Name: "values/s, one core, " + c.name, Unit: "Mvalues/s",
+			Ours: or / 1e6, Base: tr / 1e6, BaseName: "libpcp pmFetchArchive+pmExtractValue (C)", Higher: true, Check: check}
+		if strings.Contains(c.name, "plain") {
+			r.Target = ">= 3"
+		}
+		b.add(r)
+		details[c.name] = map[string]any{"ours": ours, "libpcp": theirs}
+	}
+	b.detail("decode", details)
+	return nil
+}
