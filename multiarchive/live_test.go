@@ -555,8 +555,10 @@ func libpcpDump(t *testing.T, python, dir, dump string) {
 	}
 }
 
-// compareLiveSet is compareSet for a Set that already exists: whatever it
-// has cached must match libpcp's fresh reading.
+// compareLiveSet reads a Set's only host as one timeline and compares it
+// with libpcp's dump, boundary marks included. For a Set that already
+// exists (the live test), whatever it has cached must match libpcp's fresh
+// reading.
 func compareLiveSet(s *multiarchive.Set, dump string) error {
 	c, err := pcptest.NewChecker(dump)
 	if err != nil {
@@ -576,6 +578,8 @@ func compareLiveSet(s *multiarchive.Set, dump string) error {
 	}
 	c.Desc = pmns.New(srcs...).Desc
 	c.IName = func(d *archive.Desc, inst int32) *string {
+		// libpcp merges the instance domains of all archives; its dumper
+		// takes the most recent name of the instance.
 		for i := len(arcs) - 1; i >= 0; i-- {
 			if h := arcs[i].Archive.Meta.InDoms[d.InDom]; h != nil {
 				if n, ok := h.NameAnyTime(inst); ok {
