@@ -34,7 +34,8 @@ func (b *bench) profiles() error {
 		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Ratio > cands[j].Ratio })
-	dir := filepath.Join(b.t.cache, "profiles")
+	dir := filepath.Join(b.t.cache, "profiles", b.ci.Spec.Scale)
+	os.RemoveAll(dir) // this run's profiles only
 	os.MkdirAll(dir, 0o755)
 	for _, mode := range []struct {
 		cold bool

@@ -90,7 +90,7 @@ func renderMarkdown(r *results) string {
 	}
 	if len(r.Profiles) > 0 {
 		b.WriteString("\n## Profiles of the slowest rows (our server, `go tool pprof -top`)\n")
-		b.WriteString("\nCold: a fresh process (column tables built), profiled over exactly its first request. Warm: repetitions after one unprofiled request. Raw profiles are in bench/cache/profiles/.\n")
+		b.WriteString("\nCold: a fresh process (column tables built), profiled over exactly its first request. Warm: repetitions after one unprofiled request. Raw profiles are in bench/cache/profiles/<scale>/.\n")
 		for _, p := range r.Profiles {
 			what := fmt.Sprintf("%d requests after a warm-up, %d s profile", p.Runs, p.Seconds)
 			if p.Cold {
