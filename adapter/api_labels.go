@@ -81,6 +81,15 @@ func (a *api) series(r *http.Request) apiResult {
 
 // labelNames is /api/v1/labels.
 func (a *api) labelNames(r *http.Request) apiResult {
+	return a.labelList(r, func(q storage.Querier, hints *storage.LabelHints, ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return q.LabelNames(r.Context(), hints, ms...)
+	})
+}
+
+// labelList answers the two label endpoints: the same parameters (limit,
+// start, end, match[]) and one querier over the window, the union of the
+// lookup over every match[] set, cut to the limit.
+func (a *api) labelList(r *http.Request, lookup func(storage.Querier, *storage.LabelHints, []*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
 	limit, err := parseLimit(r.FormValue("limit"))
 	if err != nil {
 		return invalidParam(err, "limit")
@@ -103,13 +112,13 @@ func (a *api) labelNames(r *http.Request) apiResult {
 	}
 	defer q.Close()
 	hints := &storage.LabelHints{Limit: hintLimit(limit)}
-	names, warns, err := unionOver(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
-		return q.LabelNames(r.Context(), hints, ms...)
+	list, warns, err := unionOver(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+		return lookup(q, hints, ms)
 	})
 	if err != nil {
 		return apiResult{err: engineError(err), warns: warns}
 	}
-	return limitedList(names, limit, warns)
+	return limitedList(list, limit, warns)
 }
 
 // labelValues is /api/v1/label/<name>/values.
@@ -122,35 +131,9 @@ func (a *api) labelValues(r *http.Request) apiResult {
 	if !model.UTF8Validation.IsValidLabelName(name) {
 		return apiResult{err: badData(fmt.Errorf("invalid label name: %q", name))}
 	}
-	limit, err := parseLimit(r.FormValue("limit"))
-	if err != nil {
-		return invalidParam(err, "limit")
-	}
-	start, err := parseTimeParam(r, "start", minTime)
-	if err != nil {
-		return invalidParam(err, "start")
-	}
-	end, err := parseTimeParam(r, "end", maxTime)
-	if err != nil {
-		return invalidParam(err, "end")
-	}
-	sets, err := a.parseMatchers(r.Form["match[]"])
-	if err != nil {
-		return apiResult{err: badData(err)}
-	}
-	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
-	if err != nil {
-		return apiResult{err: engineError(err)}
-	}
-	defer q.Close()
-	hints := &storage.LabelHints{Limit: hintLimit(limit)}
-	vals, warns, err := unionOver(sets, func(ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
+	return a.labelList(r, func(q storage.Querier, hints *storage.LabelHints, ms []*labels.Matcher) ([]string, annotations.Annotations, error) {
 		return q.LabelValues(r.Context(), name, hints, ms...)
 	})
-	if err != nil {
-		return apiResult{err: engineError(err), warns: warns}
-	}
-	return limitedList(vals, limit, warns)
 }
 
 // unionOver calls list once without matchers, or once per matcher set,
