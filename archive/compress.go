@@ -2,8 +2,10 @@ package archive
 
 import (
 	"compress/bzip2"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"syscall"
@@ -31,7 +33,8 @@ func splitCompress(name string) (base, suffix string) {
 }
 
 // source is one archive file opened for reading: random access for plain
-// files, forward streaming for compressed ones.
+// files and multi-block .xz files (xzSource), forward streaming for other
+// compressed ones. A source is used by one goroutine at a time.
 type source interface {
 	io.ReaderAt
 	// size is the current size of the (decompressed) file if it is known
@@ -53,6 +56,18 @@ func openSource(path string) (source, error) {
 	}
 	if suffix == ".Z" {
 		return nil, fmt.Errorf("%s: compress(1) .Z files are not supported; decompress it with uncompress", path)
+	}
+	if suffix == ".xz" {
+		// Multi-block .xz files are read through their block index;
+		// anything else openXZ turns down (one block, BCJ or delta
+		// filters, a damaged index) is streamed as before.
+		x, err := openXZ(path)
+		if err == nil {
+			return x, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return nil, err
+		}
 	}
 	s := &streamSource{path: path, suffix: suffix}
 	if err := s.reopen(); err != nil {
@@ -258,7 +273,9 @@ func readAll(src source) ([]byte, error) {
 	var buf []byte
 	chunkSize := int64(256 << 10)
 	if n, ok := src.size(); ok && n < 1<<31 {
-		buf = make([]byte, 0, n)
+		// An .xz index states the size before anything is decoded: do
+		// not trust it with more than 64 MiB up front.
+		buf = make([]byte, 0, min(n, 64<<20))
 		// Small files (most .meta and .index) in one read, no big buffer.
 		chunkSize = min(chunkSize, n+512)
 	}
