@@ -192,11 +192,11 @@ type Position struct {
 //	for r.Next() { rec := r.Record(); ... }
 //	if err := r.Err(); err != nil { ... }
 type Reader struct {
-	a    *Archive
-	opt  ReaderOptions
-	want map[PMID]struct{}
-	hdr  int // bytes before numpmid: 12 (v2) or 16 (v3)
-	min  int // length of the smallest record (a mark)
+	a      *Archive
+	opt    ReaderOptions
+	layout setLayout // which sets to keep, and their descriptors
+	hdr    int       // bytes before numpmid: 12 (v2) or 16 (v3)
+	min    int       // length of the smallest record (a mark)
 
 	vi   int // index into a.Files.Volumes
 	vr   *volumeReader
@@ -224,10 +224,11 @@ func (a *Archive) NewReader(opt ReaderOptions) *Reader {
 	if a.Label.Version == 3 {
 		r.hdr, r.min = 16, 24
 	}
+	r.layout.meta = a.Meta
 	if opt.PMIDs != nil {
-		r.want = make(map[PMID]struct{}, len(opt.PMIDs))
+		r.layout.want = make(map[PMID]struct{}, len(opt.PMIDs))
 		for _, p := range opt.PMIDs {
-			r.want[p] = struct{}{}
+			r.layout.want[p] = struct{}{}
 		}
 	}
 	if opt.From != nil {
@@ -342,7 +343,7 @@ func (r *Reader) Next() bool {
 			r.done = true
 			return false
 		}
-		if msg := r.rec.decode(r.hdr, r.want); msg != "" {
+		if msg := r.rec.decodeSets(r.hdr, &r.layout); msg != "" {
 			r.fail(formatErr(r.vr.file, r.rec.Offset, "data record", "%s", msg))
 			return false
 		}

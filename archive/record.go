@@ -3,6 +3,7 @@ package archive
 import (
 	"encoding/binary"
 	"math"
+	"strconv"
 )
 
 const (
@@ -20,8 +21,13 @@ type Record struct {
 	Mark    bool  // a <mark> record: a gap in the data
 	NumPMID int   // value sets in the record, selected or not
 
-	buf  []byte // the whole record, from length word to length word
-	sets []ValueSet
+	buf     []byte // the whole record, from length word to length word
+	sets    []ValueSet
+	skipped []ValueSet // sets not kept, whose value blocks are checked
+	// The numbers of the kept sets with a numeric descriptor, decoded
+	// as the record is checked (see Floats); each set has a range.
+	insts []int32
+	vals  []float64
 }
 
 // ValueSet is the values of one metric in a record. NumVal < 0 is a PCP
@@ -30,7 +36,13 @@ type ValueSet struct {
 	PMID   PMID
 	NumVal int32
 	ValFmt int32
-	off    int // offset in the record of the first (inst, value) pair
+	// Desc is the archive's descriptor of PMID, nil when its .meta has
+	// none; set by Readers so that callers need no lookup per set.
+	Desc *Desc
+	off  int // offset in the record of the first (inst, value) pair
+	// Its numbers are insts and vals [num, num+nnum) of the record; set
+	// only when Desc is numeric.
+	num, nnum int
 }
 
 // Sets returns the value sets the reader was asked for, in record order.
@@ -141,19 +153,147 @@ func (v Value) word64() (uint64, bool) {
 	return binary.BigEndian.Uint64(v.block), true
 }
 
-// decode validates a data record in r.buf and indexes its value sets. Only
-// sets whose PMID is in want are kept (all when want is nil), but every set
-// is checked: a record is whole or it is an error. hdr is 12 (v2) or 16 (v3).
+// decode validates a data record in r.buf and indexes its value sets,
+// keeping those whose PMID is in want (all when want is nil). Readers go
+// through decodeSets with their layout cache; tests call this form.
 func (r *Record) decode(hdr int, want map[PMID]struct{}) string {
+	return r.decodeSets(hdr, &setLayout{want: want})
+}
+
+// decodeSets validates a data record in r.buf, indexes the value sets that
+// l keeps and decodes their numbers (see Floats). Every set is checked,
+// kept or not: a record is whole or it is an error. hdr is 12 (v2) or 16
+// (v3).
+//
+// It goes in two passes: one over the value set headers, which finds where
+// the sets end, then one over the values, which checks each value block
+// against that (format notes 6.3: blocks follow all the sets) and decodes
+// it. The passes only say whether the record is good; recordError, a plain
+// one-pass check, says what is wrong with a bad one.
+func (r *Record) decodeSets(hdr int, l *setLayout) string {
+	r.sets, r.skipped = r.sets[:0], r.skipped[:0]
+	r.insts, r.vals = r.insts[:0], r.vals[:0]
+	r.NumPMID, r.Mark = 0, false
+	if len(r.buf) >= hdr+4 {
+		r.NumPMID = int(int32(binary.BigEndian.Uint32(r.buf[hdr:])))
+		r.Mark = r.NumPMID == 0
+	}
+	if setsEnd, ok := r.indexSets(hdr, l); ok && r.decodeValues(setsEnd) {
+		return ""
+	}
+	r.sets, r.insts, r.vals = r.sets[:0], r.insts[:0], r.vals[:0]
+	if msg := recordError(r.buf, hdr); msg != "" {
+		return msg
+	}
+	return "damaged record" // the two checks disagree: not reached
+}
+
+// indexSets is the first pass of decodeSets: it checks the value set
+// headers, keeps the sets l keeps in r.sets and the others with values in
+// DPTR form in r.skipped, and returns the offset where the sets end.
+func (r *Record) indexSets(hdr int, l *setLayout) (setsEnd int, ok bool) {
 	b := r.buf
+	end := len(b) - 4
+	n := r.NumPMID
+	if end < hdr+4 || n < 0 || n > (end-hdr-4)/8 {
+		return 0, false
+	}
+	q := hdr + 4
+	for i := 0; i < n; i++ {
+		if q > end-8 {
+			return 0, false
+		}
+		s := ValueSet{PMID: PMID(binary.BigEndian.Uint32(b[q:])), NumVal: int32(binary.BigEndian.Uint32(b[q+4:]))}
+		q += 8
+		// numval 0: no values and no valfmt word; < 0: an error code.
+		if s.NumVal > 0 {
+			if q > end-4 {
+				return 0, false
+			}
+			s.ValFmt = int32(binary.BigEndian.Uint32(b[q:]))
+			s.off = q + 4
+			q = s.off + 8*int(s.NumVal)
+			// pmlogger can write PM_VAL_SPTR (2) for values that were
+			// static in its memory; on disk it means the same as DPTR.
+			if int(s.NumVal) > (end-s.off)/8 || uint32(s.ValFmt) > valSptr {
+				return 0, false
+			}
+		}
+		keep, d := l.at(i, s.PMID)
+		switch {
+		case keep:
+			s.Desc = d
+			r.sets = append(r.sets, s)
+		case s.NumVal > 0 && s.ValFmt != valInsitu:
+			r.skipped = append(r.skipped, s)
+		}
+	}
+	return q, true
+}
+
+// decodeValues is the second pass of decodeSets: it checks every value block
+// and decodes the numbers of the kept sets with a numeric descriptor.
+func (r *Record) decodeValues(setsEnd int) bool {
+	r.reserveFloats()
+	body := r.buf[:len(r.buf)-4]
+	for k := range r.skipped {
+		s := &r.skipped[k]
+		if !checkBlocks(body, r.buf[s.off:s.off+8*int(s.NumVal)], setsEnd) {
+			return false
+		}
+	}
+	for k := range r.sets {
+		s := &r.sets[k]
+		if s.NumVal <= 0 {
+			continue
+		}
+		pairs := r.buf[s.off : s.off+8*int(s.NumVal)]
+		if s.Desc != nil && s.Desc.Type.Numeric() {
+			if !r.decodeFloats(s, pairs, body, setsEnd) {
+				return false
+			}
+		} else if s.ValFmt != valInsitu && !checkBlocks(body, pairs, setsEnd) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkBlocks reports whether the value blocks the (inst, offset) pairs of
+// a DPTR set point at lie inside body (the record without its trailer) and
+// after the value sets, which end at setsEnd.
+func checkBlocks(body, pairs []byte, setsEnd int) bool {
+	for ; len(pairs) >= 8; pairs = pairs[8:] {
+		if _, _, ok := blockAt(body, binary.BigEndian.Uint32(pairs[4:]), setsEnd); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// blockAt locates the value block a DPTR value word w points at: its offset
+// in the record and its length, header included. It is ok when the block
+// lies inside body at or after low (len(body) >= low+4). w*4 cannot
+// overflow in 64 bits; blockAt is small enough to inline into the loops
+// over values.
+func blockAt(body []byte, w uint32, low int) (blk, vlen int, ok bool) {
+	b := 4*int64(w) - 8
+	if b < int64(low) || b > int64(len(body)-4) {
+		return 0, 0, false
+	}
+	blk = int(b)
+	vlen = int(binary.BigEndian.Uint32(body[blk:]) & 0xffffff)
+	return blk, vlen, vlen >= 4 && vlen <= len(body)-blk
+}
+
+// recordError says what is wrong with a data record, or "" when nothing
+// is: the one-pass form of decodeSets's checks, for the error message.
+func recordError(b []byte, hdr int) string {
 	end := len(b) - 4
 	if end < hdr+4 {
 		return "record too short"
 	}
 	n := int(int32(binary.BigEndian.Uint32(b[hdr:])))
-	r.sets = r.sets[:0]
-	r.NumPMID = n
-	r.Mark = n == 0
 	if n < 0 || n > (end-hdr-4)/8 {
 		return "impossible value set count " + itoa(n)
 	}
@@ -163,65 +303,45 @@ func (r *Record) decode(hdr int, want map[PMID]struct{}) string {
 		if q+8 > end {
 			return "value set " + itoa(i) + " runs past the record"
 		}
-		s := ValueSet{PMID: PMID(binary.BigEndian.Uint32(b[q:])), NumVal: int32(binary.BigEndian.Uint32(b[q+4:]))}
+		numval := int32(binary.BigEndian.Uint32(b[q+4:]))
 		q += 8
-		if s.NumVal <= 0 {
-			// 0: no values and no valfmt word; < 0: an error code.
-			if keep(want, s.PMID) {
-				r.sets = append(r.sets, s)
-			}
+		if numval <= 0 {
 			continue
 		}
 		if q+4 > end {
 			return "value set " + itoa(i) + " runs past the record"
 		}
-		s.ValFmt = int32(binary.BigEndian.Uint32(b[q:]))
+		valfmt := int32(binary.BigEndian.Uint32(b[q:]))
 		q += 4
-		nv := int(s.NumVal)
+		nv := int(numval)
 		if nv > (end-q)/8 {
 			return "value set " + itoa(i) + ": impossible value count " + itoa(nv)
 		}
-		s.off = q
-		// pmlogger can write PM_VAL_SPTR (2) for values that were static
-		// in its memory; on disk it means the same as DPTR.
-		switch s.ValFmt {
+		switch valfmt {
 		case valInsitu:
 		case valDptr, valSptr:
 			for j := 0; j < nv; j++ {
-				w := int64(binary.BigEndian.Uint32(b[q+8*j+4:]))
-				blk := 4*w - 8
+				// int64: 4*w can pass 2^32, also on 32-bit platforms.
+				blk := 4*int64(binary.BigEndian.Uint32(b[q+8*j+4:])) - 8
 				if blk < int64(hdr) || blk+4 > int64(end) {
-					return "value set " + itoa(i) + ": value block offset " + itoa(int(blk)) + " outside the record"
+					return "value set " + itoa(i) + ": value block offset " + strconv.FormatInt(blk, 10) + " outside the record"
 				}
 				vlen := int(binary.BigEndian.Uint32(b[blk:]) & 0xffffff)
 				if vlen < 4 || int(blk)+vlen > end {
 					return "value set " + itoa(i) + ": value block length " + itoa(vlen) + " at " + itoa(int(blk)) + " outside the record"
 				}
-				if int(blk) < lowBlock {
-					lowBlock = int(blk)
-				}
+				lowBlock = min(lowBlock, int(blk))
 			}
 		default:
-			return "value set " + itoa(i) + ": bad value format " + itoa(int(s.ValFmt))
+			return "value set " + itoa(i) + ": bad value format " + itoa(int(valfmt))
 		}
 		q += 8 * nv
-		if keep(want, s.PMID) {
-			r.sets = append(r.sets, s)
-		}
 	}
 	// Value blocks follow all the value sets (format notes 6.3).
 	if lowBlock < q {
 		return "value block at " + itoa(lowBlock) + " overlaps the value sets ending at " + itoa(q)
 	}
 	return ""
-}
-
-func keep(want map[PMID]struct{}, p PMID) bool {
-	if want == nil {
-		return true
-	}
-	_, ok := want[p]
-	return ok
 }
 
 // itoa avoids fmt in the decode path; errors are rare but must not allocate

@@ -1,6 +1,7 @@
 // Command benchdecode is the decode half of bench/cmd/benchrun: our archive
 // reader's hot loop over one archive, as archive's BenchmarkDecode runs it
-// (every record, Float64 on every numeric value). It uses only the public
+// (every record, every numeric value as a float64 by its descriptor's type,
+// through Record.Floats: one call per value set). It uses only the public
 // API of archive/, so the harness can build it from any revision of the
 // repository (BENCH_REV) together with the server it measures.
 //
@@ -37,7 +38,6 @@ func main() {
 		}
 		var records, values int64
 		var sum float64
-		types := map[archive.PMID]archive.Type{}
 		t0 := time.Now()
 		r := a.NewReader(archive.ReaderOptions{})
 		for r.Next() {
@@ -46,23 +46,14 @@ func main() {
 			sets := rec.Sets()
 			for k := range sets {
 				s := &sets[k]
-				t, ok := types[s.PMID]
-				if !ok {
-					t = archive.TypeNoSupport
-					if desc, ok := a.Meta.Desc(s.PMID); ok {
-						t = desc.Type
-					}
-					types[s.PMID] = t
-				}
-				if !t.Numeric() {
+				if s.Desc == nil || !s.Desc.Type.Numeric() {
 					continue
 				}
-				for j := 0; j < int(s.NumVal); j++ {
-					if f, ok := rec.Value(s, j).Float64(t); ok {
-						sum += f
-						values++
-					}
+				_, vals, _ := rec.Floats(s)
+				for _, f := range vals {
+					sum += f
 				}
+				values += int64(len(vals))
 			}
 		}
 		if err := r.Err(); err != nil {
