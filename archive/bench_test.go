@@ -11,57 +11,81 @@ import (
 )
 
 // BenchmarkDecode measures the hot path a query takes: iterate the records
-// of an archive and call Float64 on every numeric value. It reports values/s
-// and MB/s of (decompressed) volume data, and allocations per value, which
-// must be 0 in the loop: the reader reuses its record and buffers.
+// of an archive and take every numeric value as a float64, value by value
+// (Value and Float64, "value") or a value set at a time (Floats, "floats").
+// It reports values/s and MB/s of (decompressed) volume data, and
+// allocations per value, which must be 0 in the loop: the reader reuses its
+// record and buffers.
 //
 //	go test -run '^$' -bench Decode -benchmem ./archive/
 func BenchmarkDecode(b *testing.B) {
 	for _, name := range largestQAArchives(b) {
-		b.Run("qa/"+filepath.Base(name), func(b *testing.B) { benchReader(b, name) })
+		for _, floats := range []bool{false, true} {
+			b.Run("qa/"+filepath.Base(name)+"/"+loopName(floats), func(b *testing.B) { benchReader(b, name, floats) })
+		}
 	}
-	b.Run("synthetic/file", func(b *testing.B) {
-		bb := newBuilder(3)
-		dir := b.TempDir()
-		vols := [][][]byte{benchRecords(bb, 4000)}
-		base := bb.write(b, dir, "big", benchMeta(), vols, nil)
-		benchReader(b, base)
-	})
-	b.Run("synthetic/memory", func(b *testing.B) {
-		bb := newBuilder(3)
-		buf := cat(benchRecords(bb, 4000)...)
-		types := map[PMID]Type{}
-		for i := 0; i < benchMetrics; i++ {
-			types[benchPMID(i)] = benchType(i)
-		}
-		typeOf := func(p PMID) (Type, bool) { t, ok := types[p]; return t, ok }
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		var rec Record
-		var sum float64
-		values := 0
-		// Warm up: the record's set slice grows to size once.
-		rec.buf = buf[:binary.BigEndian.Uint32(buf)]
-		rec.decode(16, nil)
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			values = 0
-			for off := 0; off < len(buf); {
-				n := int(binary.BigEndian.Uint32(buf[off:]))
-				rec.buf = buf[off : off+n]
-				if msg := rec.decode(16, nil); msg != "" {
-					b.Fatal(msg)
-				}
-				values += sumValues(&rec, typeOf, &sum)
-				off += n
+	bb := newBuilder(3)
+	dir := b.TempDir()
+	vols := [][][]byte{benchRecords(bb, 4000)}
+	base := bb.write(b, dir, "big", benchMeta(), vols, nil)
+	for _, floats := range []bool{false, true} {
+		b.Run("synthetic/file/"+loopName(floats), func(b *testing.B) { benchReader(b, base, floats) })
+	}
+	for _, floats := range []bool{false, true} {
+		b.Run("synthetic/memory/"+loopName(floats), func(b *testing.B) { benchMemory(b, floats) })
+	}
+}
+
+func loopName(floats bool) string {
+	if floats {
+		return "floats"
+	}
+	return "value"
+}
+
+// benchMemory decodes the synthetic records from memory: the decoder alone,
+// without the file.
+func benchMemory(b *testing.B, floats bool) {
+	bb := newBuilder(3)
+	buf := cat(benchRecords(bb, 4000)...)
+	m := newMeta("bench.meta")
+	types := map[PMID]Type{}
+	for i := 0; i < benchMetrics; i++ {
+		types[benchPMID(i)] = benchType(i)
+		m.descs[benchPMID(i)] = &Desc{PMID: benchPMID(i), Type: benchType(i)}
+	}
+	typeOf := func(p PMID) (Type, bool) { t, ok := types[p]; return t, ok }
+	l := &setLayout{meta: m}
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	var rec Record
+	var sum float64
+	values := 0
+	// Warm up: the record's slices grow to size once.
+	rec.buf = buf[:binary.BigEndian.Uint32(buf)]
+	rec.decodeSets(16, l)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		values = 0
+		for off := 0; off < len(buf); {
+			n := int(binary.BigEndian.Uint32(buf[off:]))
+			rec.buf = buf[off : off+n]
+			if msg := rec.decodeSets(16, l); msg != "" {
+				b.Fatal(msg)
 			}
+			if floats {
+				values += sumFloats(&rec, &sum)
+			} else {
+				values += sumValues(&rec, typeOf, &sum)
+			}
+			off += n
 		}
-		reportValues(b, values)
-	})
+	}
+	reportValues(b, values)
 }
 
 // benchReader reads a whole archive b.N times.
-func benchReader(b *testing.B, name string) {
+func benchReader(b *testing.B, name string, floats bool) {
 	a := mustOpen(b, name)
 	size := int64(0)
 	for _, vf := range a.Files.Volumes {
@@ -93,7 +117,11 @@ func benchReader(b *testing.B, name string) {
 		values = 0
 		r := a.NewReader(ReaderOptions{})
 		for r.Next() {
-			values += sumValues(r.Record(), lookup, &sum)
+			if floats {
+				values += sumFloats(r.Record(), &sum)
+			} else {
+				values += sumValues(r.Record(), lookup, &sum)
+			}
 		}
 		if err := r.Err(); err != nil {
 			b.Fatal(err)
@@ -126,6 +154,24 @@ func sumValues(rec *Record, typeOf func(PMID) (Type, bool), sum *float64) int {
 				n++
 			}
 		}
+	}
+	return n
+}
+
+// sumFloats is the same loop through Floats: one call per value set.
+func sumFloats(rec *Record, sum *float64) int {
+	n := 0
+	sets := rec.Sets()
+	for k := range sets {
+		s := &sets[k]
+		if s.Desc == nil || !s.Desc.Type.Numeric() {
+			continue
+		}
+		_, vals, _ := rec.Floats(s)
+		for _, f := range vals {
+			*sum += f
+		}
+		n += len(vals)
 	}
 	return n
 }

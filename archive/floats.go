@@ -58,17 +58,6 @@ func (r *Record) reserveFloats() {
 	}
 }
 
-// decodeFloats checks the value blocks of set s, as checkBlocks does, and
-// decodes its values as numbers of its descriptor's type onto r.insts and
-// r.vals (reserveFloats made room).
-func (r *Record) decodeFloats(s *ValueSet, pairs, body []byte, setsEnd int) bool {
-	i0, n := len(r.vals), len(pairs)/8
-	k, ok := decodeWords(r.insts[i0:i0+n], r.vals[i0:i0+n], pairs, body, s.ValFmt, setsEnd, s.Desc.Type)
-	r.insts, r.vals = r.insts[:i0+k], r.vals[:i0+k]
-	s.num, s.nnum = i0, k
-	return ok
-}
-
 // decodeWords decodes the values of one set, given its (inst, value) pairs
 // and the record body (without its trailer), into insts and vals
 // (len(pairs)/8 long), and returns how many it decoded. Value blocks must

@@ -25,10 +25,8 @@ const maxLayoutSlots = 1 << 14
 
 // at returns what to do with PMID p found at position i of a record.
 func (l *setLayout) at(i int, p PMID) (keep bool, d *Desc) {
-	if i < len(l.slots) {
-		if s := &l.slots[i]; s.known && s.pmid == p {
-			return s.keep, s.desc
-		}
+	if i < len(l.slots) && l.slots[i].pmid == p && l.slots[i].known {
+		return l.slots[i].keep, l.slots[i].desc
 	}
 	return l.lookup(i, p)
 }

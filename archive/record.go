@@ -249,9 +249,15 @@ func (r *Record) decodeValues(setsEnd int) bool {
 		}
 		pairs := r.buf[s.off : s.off+8*int(s.NumVal)]
 		if s.Desc != nil && s.Desc.Type.Numeric() {
-			if !r.decodeFloats(s, pairs, body, setsEnd) {
+			// Check the blocks and decode the numbers in one go, onto
+			// r.insts and r.vals (reserveFloats made room).
+			i0, n := len(r.vals), len(pairs)/8
+			k, ok := decodeWords(r.insts[i0:i0+n], r.vals[i0:i0+n], pairs, body, s.ValFmt, setsEnd, s.Desc.Type)
+			if !ok {
 				return false
 			}
+			r.insts, r.vals = r.insts[:i0+k], r.vals[:i0+k]
+			s.num, s.nnum = i0, k
 		} else if s.ValFmt != valInsitu && !checkBlocks(body, pairs, setsEnd) {
 			return false
 		}
