@@ -33,9 +33,10 @@ const (
 	// held in memory (xzCacheBlocks of them, plus xzAhead being decoded).
 	// Files with bigger blocks (xz -T0 -9 makes 192 MiB ones) are streamed.
 	xzMaxBlock = 64 << 20
-	// xzCacheBlocks decoded blocks are kept: the sequential record loop
-	// decodes each block once, and reading the label (block 0) and then an
-	// .index offset further on does not decode block 0 twice.
+	// xzCacheBlocks decoded blocks are kept: reading the label (block 0)
+	// and then at an .index offset further on, and back, decodes block 0
+	// once. Reads that go on from one block to the next keep only the
+	// block being read (and xzAhead ones being decoded).
 	xzCacheBlocks = 2
 	// A read decodes its block only as far as it needs, and at least
 	// xzMinStep further, doubling as the reads go on: a label or one
@@ -500,30 +501,20 @@ func (s *xzSource) block(i int) *xzDecoded {
 	seq := i == s.last+1
 	if i != s.last {
 		s.last = i
-		if seq {
-			defer s.readAhead(i)
-		} else {
+		if !seq {
 			s.stopAhead() // a jump: what was decoded ahead is not wanted
 		}
 	}
-	for j, d := range s.cache {
-		if d.b == &s.blocks[i] {
-			copy(s.cache[1:j+1], s.cache[:j])
-			s.cache[0] = d
-			return d
+	d := s.take(i)
+	if seq {
+		// Reading on: the blocks before are not read again, and
+		// xzAhead blocks are decoded while this one is read. At most
+		// 1+xzAhead blocks are held.
+		for _, c := range s.cache {
+			c.release()
 		}
-	}
-	var d *xzDecoded
-	for j, a := range s.ahead {
-		if a.b == &s.blocks[i] {
-			<-a.done
-			d = a
-			s.ahead = append(s.ahead[:j], s.ahead[j+1:]...)
-			break
-		}
-	}
-	if d == nil {
-		d = newXZDecoded(s.r, &s.blocks[i])
+		s.cache = s.cache[:0]
+		s.readAhead(i)
 	}
 	if len(s.cache) == xzCacheBlocks {
 		s.cache[len(s.cache)-1].release()
@@ -531,6 +522,25 @@ func (s *xzSource) block(i int) *xzDecoded {
 	}
 	s.cache = append([]*xzDecoded{d}, s.cache...)
 	return d
+}
+
+// take takes the decoder of block i out of the cache or the background
+// decodes, or makes a new one.
+func (s *xzSource) take(i int) *xzDecoded {
+	for j, d := range s.cache {
+		if d.b == &s.blocks[i] {
+			s.cache = append(s.cache[:j], s.cache[j+1:]...)
+			return d
+		}
+	}
+	for j, d := range s.ahead {
+		if d.b == &s.blocks[i] {
+			<-d.done
+			s.ahead = append(s.ahead[:j], s.ahead[j+1:]...)
+			return d
+		}
+	}
+	return newXZDecoded(s.r, &s.blocks[i])
 }
 
 // readAhead starts decoding the xzAhead blocks after block i in the
@@ -558,11 +568,6 @@ func (s *xzSource) readAhead(i int) {
 }
 
 func (s *xzSource) has(i int) bool {
-	for _, d := range s.cache {
-		if d.b == &s.blocks[i] {
-			return true
-		}
-	}
 	for _, d := range s.ahead {
 		if d.b == &s.blocks[i] {
 			return true
