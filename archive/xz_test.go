@@ -75,6 +75,18 @@ func makeXZ(t testing.TB, data []byte, blockSize int, check string) []byte {
 	return buf.Bytes()
 }
 
+// xzCommand runs xz with args on data.
+func xzCommand(t testing.TB, data []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("xz", append(args, "-c")...)
+	cmd.Stdin = bytes.NewReader(data)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xz %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
 // unxz decompresses a whole .xz file the way the streaming path does.
 func unxz(b []byte) ([]byte, error) {
 	r, err := xz.NewReader(bytes.NewReader(b))
@@ -140,6 +152,7 @@ func TestXZIndexMatchesXZList(t *testing.T) {
 	}{
 		{"crc32", makeXZ(t, data, 10<<10, "crc32")},
 		{"none", makeXZ(t, data, 64<<10, "none")},
+		{"sizes in block headers", xzCommand(t, data, "-T2", "-0", "--block-size=20KiB")},
 		{"two streams", append(append([]byte{}, one...), two...)},
 		{"padding", append(append(append(append([]byte{}, one...), make([]byte, 8)...), two...), make([]byte, 4096+12)...)},
 	} {
@@ -272,18 +285,17 @@ func TestXZOpenSource(t *testing.T) {
 	}
 	if _, err := exec.LookPath("xz"); err == nil {
 		for _, f := range []struct{ name, filter string }{{"x86 BCJ", "--x86"}, {"delta", "--delta=dist=4"}} {
-			cmd := exec.Command("xz", f.filter, "--lzma2=preset=0", "--block-size=8KiB", "-c")
-			cmd.Stdin = bytes.NewReader(data)
-			b, err := cmd.Output()
-			if err != nil {
-				t.Fatal(err)
-			}
 			tests = append(tests, struct {
 				name    string
 				b       []byte
 				indexed bool
-			}{f.name, b, false})
+			}{f.name, xzCommand(t, data, f.filter, "--lzma2=preset=0", "--block-size=8KiB"), false})
 		}
+		tests = append(tests, struct {
+			name    string
+			b       []byte
+			indexed bool
+		}{"sizes in block headers", xzCommand(t, data, "-T2", "-0", "--block-size=8KiB"), true})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
