@@ -49,11 +49,10 @@ func (r *Record) AppendFloats(insts []int32, vals []float64, s *ValueSet, t Type
 	return insts[:i0+k], vals[:i0+k], n - k
 }
 
-// reserveFloats makes room in r.insts and r.vals for every value a record
-// of this length can hold (8 bytes each at least), so that decoding a set
-// does not grow them.
-func (r *Record) reserveFloats() {
-	if n := len(r.buf) / 8; cap(r.vals) < n || cap(r.insts) < n {
+// reserveFloats makes room in r.insts and r.vals for n values (indexSets
+// counted them), so that decoding a set does not grow them.
+func (r *Record) reserveFloats(n int) {
+	if cap(r.vals) < n || cap(r.insts) < n {
 		r.insts, r.vals = make([]int32, 0, n), make([]float64, 0, n)
 	}
 }

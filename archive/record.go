@@ -178,7 +178,7 @@ func (r *Record) decodeSets(hdr int, l *setLayout) string {
 		r.NumPMID = int(int32(binary.BigEndian.Uint32(r.buf[hdr:])))
 		r.Mark = r.NumPMID == 0
 	}
-	if setsEnd, ok := r.indexSets(hdr, l); ok && r.decodeValues(setsEnd) {
+	if setsEnd, nums, ok := r.indexSets(hdr, l); ok && r.decodeValues(setsEnd, nums) {
 		return ""
 	}
 	r.sets, r.insts, r.vals = r.sets[:0], r.insts[:0], r.vals[:0]
@@ -190,25 +190,26 @@ func (r *Record) decodeSets(hdr int, l *setLayout) string {
 
 // indexSets is the first pass of decodeSets: it checks the value set
 // headers, keeps the sets l keeps in r.sets and the others with values in
-// DPTR form in r.skipped, and returns the offset where the sets end.
-func (r *Record) indexSets(hdr int, l *setLayout) (setsEnd int, ok bool) {
+// DPTR form in r.skipped, and returns the offset where the sets end and how
+// many values the kept sets with a numeric descriptor have.
+func (r *Record) indexSets(hdr int, l *setLayout) (setsEnd, nums int, ok bool) {
 	b := r.buf
 	end := len(b) - 4
 	n := r.NumPMID
 	if end < hdr+4 || n < 0 || n > (end-hdr-4)/8 {
-		return 0, false
+		return 0, 0, false
 	}
 	q := hdr + 4
 	for i := 0; i < n; i++ {
 		if q > end-8 {
-			return 0, false
+			return 0, 0, false
 		}
 		s := ValueSet{PMID: PMID(binary.BigEndian.Uint32(b[q:])), NumVal: int32(binary.BigEndian.Uint32(b[q+4:]))}
 		q += 8
 		// numval 0: no values and no valfmt word; < 0: an error code.
 		if s.NumVal > 0 {
 			if q > end-4 {
-				return 0, false
+				return 0, 0, false
 			}
 			s.ValFmt = int32(binary.BigEndian.Uint32(b[q:]))
 			s.off = q + 4
@@ -216,7 +217,7 @@ func (r *Record) indexSets(hdr int, l *setLayout) (setsEnd int, ok bool) {
 			// pmlogger can write PM_VAL_SPTR (2) for values that were
 			// static in its memory; on disk it means the same as DPTR.
 			if int(s.NumVal) > (end-s.off)/8 || uint32(s.ValFmt) > valSptr {
-				return 0, false
+				return 0, 0, false
 			}
 		}
 		keep, d := l.at(i, s.PMID)
@@ -224,17 +225,20 @@ func (r *Record) indexSets(hdr int, l *setLayout) (setsEnd int, ok bool) {
 		case keep:
 			s.Desc = d
 			r.sets = append(r.sets, s)
+			if s.NumVal > 0 && d != nil && d.Type.Numeric() {
+				nums += int(s.NumVal)
+			}
 		case s.NumVal > 0 && s.ValFmt != valInsitu:
 			r.skipped = append(r.skipped, s)
 		}
 	}
-	return q, true
+	return q, nums, true
 }
 
 // decodeValues is the second pass of decodeSets: it checks every value block
 // and decodes the numbers of the kept sets with a numeric descriptor.
-func (r *Record) decodeValues(setsEnd int) bool {
-	r.reserveFloats()
+func (r *Record) decodeValues(setsEnd, nums int) bool {
+	r.reserveFloats(nums)
 	body := r.buf[:len(r.buf)-4]
 	for k := range r.skipped {
 		s := &r.skipped[k]
