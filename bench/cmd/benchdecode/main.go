@@ -2,8 +2,9 @@
 // reader's hot loop over one archive, as archive's BenchmarkDecode runs it
 // (every record, every numeric value as a float64 by its descriptor's type,
 // through Record.Floats: one call per value set). It uses only the public
-// API of archive/, so the harness can build it from any revision of the
-// repository (BENCH_REV) together with the server it measures.
+// API of archive/, so the harness can build it together with the server it
+// measures from any revision (BENCH_REV) that has Record.Floats and
+// ValueSet.Desc; older ones need the Value/Float64 loop of their day.
 //
 //	benchdecode ARCHIVE [PASSES]
 //
