@@ -37,6 +37,9 @@ type Options struct {
 	// TableAll also makes tables of each host's newest archive, for sets
 	// known to be complete (tests, benchmarks, copied archives).
 	TableAll bool
+	// TableTail is how many bytes of records past the prefix table of a
+	// host's newest archive make it worth extending (0: 4 MiB).
+	TableTail int64
 }
 
 // Set is every archive under the configured paths, one Timeline per host.
@@ -87,7 +90,7 @@ func Open(opts Options) (*Set, error) {
 		problemSigs: map[string]string{},
 	}
 	if opts.TableDir != "" {
-		s.tables = newTableStore(opts.TableDir, opts.TableSync, s)
+		s.tables = newTableStore(opts.TableDir, opts.TableSync, opts.TableTail, s)
 	}
 	s.Rescan()
 	if len(s.hosts) == 0 {

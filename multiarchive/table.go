@@ -2,7 +2,6 @@ package multiarchive
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,37 +11,58 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
 
-// A Table is one closed archive decoded into columns: for every (metric,
-// instance, instance name) the numeric values as Prometheus XOR chunks of at
-// most 120 samples, in ms, with a staleness marker wherever a <mark> ends
-// the series. It is what a query would gather from the archive, so a query
+// A Table is an archive decoded into columns: for every (metric, instance,
+// instance name) the numeric values as Prometheus XOR chunks of at most 120
+// samples, in ms, with a staleness marker wherever a <mark> ends the
+// series. It is what a query would gather from the archive, so a query
 // reads only the chunks of the series it selects instead of every record
-// (each PCP record holds every metric), and streams one series at a time.
+// (each PCP record holds every metric), streams one series at a time, and
+// can hand whole chunks to a STREAMED_XOR_CHUNKS client as they are.
 //
-// Tables live in a sidecar cache directory, never beside the archives; a
-// table is named by the archive's path and the size and mtime of each of
-// its files, so a changed archive gets a new table and any table may be
-// deleted at any time.
+// A closed archive's table covers all of it. The newest archive of a host,
+// which pmlogger may still be writing, gets a prefix table: it covers the
+// records before Tail, and a query reads the records from Tail on itself.
+// Prefix tables are extended when the tail grows long (see tableStore).
+//
+// Tables live in a sidecar cache directory, never beside the archives. A
+// closed archive's table is named by the archive's path and the size and
+// mtime of each of its files, so a changed archive gets a new table; a
+// prefix table by the path and its Tail, and it is used only while every
+// file it was built from is still the same file (device and inode) and no
+// shorter. Any table may be deleted at any time.
 //
 // File layout (big-endian):
 //
-//	"PCPRRTB1"
-//	series regions: per chunk {minT i64, maxT i64, len u32, XOR bytes}
+//	"PCPRRTB2"
+//	series regions: per chunk {minT i64, maxT i64, len u32, flags u8,
+//	                crc32c(XOR bytes) u32, XOR bytes}
 //	directory: per series {pmid u32, inst i32, named u8, namelen u16, name,
 //	           minT i64, maxT i64, samples u32, off i64, len u32}
-//	trailer: first i64, last i64 (ns), dirOff i64, nseries u32,
-//	         crc32(directory) u32, "PCPRRTB1"
+//	prefix: tailVol u32, tailOff i64, nfiles u16, per file {pathlen u16,
+//	        path, dev u64, ino u64, size i64, sum u32}; nfiles 0 for a
+//	        whole archive
+//	trailer: first i64, last i64 (ns), dirOff i64, nseries u32, prefixOff i64,
+//	         crc32(directory and prefix) u32, "PCPRRTB2"
+//
+// Chunk flags say whether the chunk's first and last samples are staleness
+// markers, so that a reader can pass a chunk through without decoding it;
+// the checksum (Castagnoli, as the TSDB's chunks) is what makes passing it
+// on undecoded safe against a damaged file.
 type Table struct {
 	Path        string
-	First, Last int64 // ns of the archive's first and last record
+	First, Last int64 // ns of the first and last record covered
 	Series      []TableSeries
-	mem         []byte // the series regions of an in-memory table (live archives)
+	// Tail, for a prefix table, is where the records it does not cover
+	// begin; nil for a whole archive.
+	Tail  *archive.Position
+	files []sourceFile // what a prefix table was built from
 }
 
 // TableSeries is one series of a table.
@@ -57,11 +77,34 @@ type TableSeries struct {
 	len        int
 }
 
+// TableChunk is one chunk of a table series.
+type TableChunk struct {
+	MinT, MaxT            int64 // ms of its first and last sample
+	FirstStale, LastStale bool  // those samples are staleness markers
+	Data                  []byte
+}
+
+// sourceFile identifies an archive file a prefix table was built from:
+// the same file (device, inode), at least size bytes long, and the last
+// bytes before size unchanged (an inode number can be reused by a file
+// written anew).
+type sourceFile struct {
+	path     string
+	dev, ino uint64
+	size     int64
+	sum      uint32 // crc32 of the sumLen bytes before size
+}
+
+const sumLen = 4096
+
 const (
-	tableMagic   = "PCPRRTB1"
-	trailerLen   = 8 + 8 + 8 + 4 + 4 + 8
-	chunkHdrLen  = 8 + 8 + 4
-	tableVersion = 1
+	tableMagic   = "PCPRRTB2"
+	trailerLen   = 8 + 8 + 8 + 4 + 8 + 4 + 8
+	chunkHdrLen  = 8 + 8 + 4 + 1 + 4
+	tableVersion = 2
+
+	chunkFirstStale = 1
+	chunkLastStale  = 2
 )
 
 // staleNaN is Prometheus' staleness marker (model/value.StaleNaN).
@@ -85,6 +128,7 @@ type seriesBuild struct {
 	c          *chunkenc.XORChunk
 	app        chunkenc.Appender
 	cmin, cmax int64
+	cflags     byte
 	minT, maxT int64
 	n          int
 	lastT      int64
@@ -101,6 +145,7 @@ func (s *seriesBuild) add(t int64, v float64) error {
 			return errUnordered
 		}
 	}
+	stale := math.Float64bits(v) == math.Float64bits(staleNaN)
 	if s.c == nil || s.c.NumSamples() >= 120 {
 		s.cut()
 		s.c = chunkenc.NewXORChunk()
@@ -108,9 +153,17 @@ func (s *seriesBuild) add(t int64, v float64) error {
 		if err != nil {
 			return err
 		}
-		s.app, s.cmin = app, t
+		s.app, s.cmin, s.cflags = app, t, 0
+		if stale {
+			s.cflags = chunkFirstStale
+		}
 	}
 	s.app.Append(0, t, v)
+	if stale {
+		s.cflags |= chunkLastStale
+	} else {
+		s.cflags &^= chunkLastStale
+	}
 	if !s.started {
 		s.minT, s.started = t, true
 	}
@@ -123,13 +176,20 @@ func (s *seriesBuild) cut() {
 	if s.c == nil || s.c.NumSamples() == 0 {
 		return
 	}
-	b := s.c.Bytes()
-	s.buf = binary.BigEndian.AppendUint64(s.buf, uint64(s.cmin))
-	s.buf = binary.BigEndian.AppendUint64(s.buf, uint64(s.cmax))
-	s.buf = binary.BigEndian.AppendUint32(s.buf, uint32(len(b)))
-	s.buf = append(s.buf, b...)
+	s.buf = appendChunk(s.buf, s.cmin, s.cmax, s.cflags, s.c.Bytes())
 	s.c = nil
 }
+
+func appendChunk(b []byte, cmin, cmax int64, flags byte, data []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(cmin))
+	b = binary.BigEndian.AppendUint64(b, uint64(cmax))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(data, castagnoli))
+	return append(b, data...)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func floorMs(ns int64) int64 {
 	ms := ns / 1e6
@@ -139,8 +199,8 @@ func floorMs(ns int64) int64 {
 	return ms
 }
 
-// tableBuilder decodes records into per-series XOR chunks. It can be fed
-// in pieces: a live archive's table grows as pmlogger writes.
+// tableBuilder decodes records into per-series XOR chunks. It can start
+// from an existing prefix table and go on where that stopped.
 type tableBuilder struct {
 	a         *archive.Archive
 	series    map[seriesKey]*seriesBuild
@@ -157,12 +217,54 @@ func newTableBuilder(a *archive.Archive) *tableBuilder {
 		first: math.MaxInt64, last: math.MinInt64}
 }
 
+// extendTable returns a builder holding prefix table t's series, ready to
+// feed the records from t.Tail on. The last chunk of each series stays as
+// it is (a series may have chunks of fewer than 120 samples); a series
+// whose last sample is a value is open, so a <mark> in the tail ends it.
+func extendTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
+	b := newTableBuilder(a)
+	f, err := os.Open(t.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	for i := range t.Series {
+		ts := &t.Series[i]
+		region, err := t.ReadSeries(f, i, nil)
+		if err != nil {
+			return nil, err
+		}
+		s := &seriesBuild{key: seriesKey{pmid: ts.PMID, inst: ts.Inst, named: ts.Named, iname: ts.IName},
+			buf: region, minT: ts.MinT, maxT: ts.MaxT, n: ts.Samples, lastT: ts.MaxT, started: ts.Samples > 0}
+		var last TableChunk
+		for rest := region; len(rest) > 0; {
+			if last, rest, err = t.NextChunk(rest); err != nil {
+				return nil, err
+			}
+		}
+		if s.started && !last.LastStale {
+			s.open = true
+			b.open = append(b.open, s)
+		}
+		b.series[s.key] = s
+		b.order = append(b.order, s)
+	}
+	if t.First <= t.Last {
+		b.first, b.last = t.First, t.Last
+	}
+	pos := *t.Tail
+	b.pos = &pos
+	return b, nil
+}
+
 // feed reads the archive from where the last piece stopped to its end.
 func (b *tableBuilder) feed() error {
 	a := b.a
 	r := a.NewReader(archive.ReaderOptions{From: b.pos})
 	defer r.Close()
+	read := false
 	for r.Next() {
+		read = true
 		rec := r.Record()
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
@@ -228,8 +330,12 @@ func (b *tableBuilder) feed() error {
 	if err := r.Err(); err != nil {
 		return err
 	}
-	p := r.Pos()
-	b.pos = &p
+	// A reader that read nothing does not know where it is (Pos would
+	// restart at the volume's first record): keep the old position.
+	if read || b.pos == nil {
+		p := r.Pos()
+		b.pos = &p
+	}
 	return nil
 }
 
@@ -247,49 +353,105 @@ func BuildTable(a *archive.Archive, path string) (*Table, error) {
 	if err := b.feed(); err != nil {
 		return nil, err
 	}
+	return b.write(path, false)
+}
+
+// write sorts the series and writes the table; a prefix table records
+// where it stopped and the files it was built from.
+func (b *tableBuilder) write(path string, prefix bool) (*Table, error) {
 	t := &Table{Path: path}
 	t.First, t.Last = b.span()
+	if prefix {
+		pos := *b.pos
+		t.Tail = &pos
+		add := func(path string, covered int64) error {
+			id, err := identify(path, covered)
+			t.files = append(t.files, id)
+			return err
+		}
+		if err := add(b.a.Files.Meta, -1); err != nil {
+			return nil, err
+		}
+		for _, v := range b.a.Files.Volumes {
+			covered := int64(-1)
+			if v.Num == pos.Vol {
+				covered = pos.Off
+			}
+			if v.Num > pos.Vol {
+				break
+			}
+			if err := add(v.Path, covered); err != nil {
+				return nil, err
+			}
+		}
+	}
 	order := b.order
 	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
 	return t, t.write(order)
 }
 
-// snapshot is the builder's table so far, in memory: the finished chunks
-// of each series of the given PMIDs (all when nil) and a copy of the chunk
-// being filled.
-func (b *tableBuilder) snapshot(pmids map[archive.PMID]bool) *Table {
-	var order []*seriesBuild
-	for _, s := range b.order {
-		if pmids == nil || pmids[s.key.pmid] {
-			order = append(order, s)
+// identify is the identity of the first covered bytes of an archive file
+// (all of it when covered < 0).
+func identify(path string, covered int64) (sourceFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return sourceFile{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return sourceFile{}, err
+	}
+	id := sourceFile{path: path, size: fi.Size()}
+	if covered >= 0 && covered < id.size {
+		id.size = covered
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), uint64(st.Ino)
+	}
+	id.sum, err = sumBefore(f, id.size)
+	return id, err
+}
+
+func sumBefore(f *os.File, size int64) (uint32, error) {
+	from := max(size-sumLen, 0)
+	b := make([]byte, size-from)
+	if _, err := f.ReadAt(b, from); err != nil {
+		return 0, err
+	}
+	return crc32.ChecksumIEEE(b), nil
+}
+
+// valid tells whether the files a prefix table was built from are still
+// there, the same files, no shorter, their covered ends unchanged.
+func (t *Table) valid() bool {
+	for _, f := range t.files {
+		id, err := identify(f.path, f.size)
+		if err != nil || id.dev != f.dev || id.ino != f.ino || id.size < f.size || id.sum != f.sum {
+			return false
 		}
 	}
-	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
-	t := &Table{Series: make([]TableSeries, 0, len(order))}
-	t.First, t.Last = b.span()
-	size := 0
-	for _, s := range order {
-		size += len(s.buf) + chunkHdrLen
-		if s.c != nil {
-			size += len(s.c.Bytes())
+	return true
+}
+
+// uncovered is how many bytes of the archive's data volumes prefix table t
+// does not cover (all of them when t is nil).
+func uncovered(a *archive.Archive, t *Table) int64 {
+	var n int64
+	for _, v := range a.Files.Volumes {
+		if t != nil && v.Num < t.Tail.Vol {
+			continue
+		}
+		fi, err := os.Stat(v.Path)
+		if err != nil {
+			continue
+		}
+		n += fi.Size()
+		if t != nil && v.Num == t.Tail.Vol {
+			n -= t.Tail.Off
 		}
 	}
-	mem := make([]byte, 0, size)
-	for _, s := range order {
-		off := len(mem)
-		mem = append(mem, s.buf...)
-		if s.c != nil && s.c.NumSamples() > 0 {
-			cb := s.c.Bytes()
-			mem = binary.BigEndian.AppendUint64(mem, uint64(s.cmin))
-			mem = binary.BigEndian.AppendUint64(mem, uint64(s.cmax))
-			mem = binary.BigEndian.AppendUint32(mem, uint32(len(cb)))
-			mem = append(mem, cb...)
-		}
-		t.Series = append(t.Series, TableSeries{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
-			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: int64(off), len: len(mem) - off})
-	}
-	t.mem = mem
-	return t
+	return max(n, 0)
 }
 
 func keyLess(a, b seriesKey) bool {
@@ -327,13 +489,17 @@ func (t *Table) write(order []*seriesBuild) error {
 		s.buf = nil
 	}
 	dir := t.encodeDirectory()
+	prefixOff := off + int64(len(dir))
+	dir = t.encodePrefix(dir)
 	w.Write(dir)
+	be := binary.BigEndian
 	var tr []byte
-	tr = binary.BigEndian.AppendUint64(tr, uint64(t.First))
-	tr = binary.BigEndian.AppendUint64(tr, uint64(t.Last))
-	tr = binary.BigEndian.AppendUint64(tr, uint64(off))
-	tr = binary.BigEndian.AppendUint32(tr, uint32(len(t.Series)))
-	tr = binary.BigEndian.AppendUint32(tr, crc32.ChecksumIEEE(dir))
+	tr = be.AppendUint64(tr, uint64(t.First))
+	tr = be.AppendUint64(tr, uint64(t.Last))
+	tr = be.AppendUint64(tr, uint64(off))
+	tr = be.AppendUint32(tr, uint32(len(t.Series)))
+	tr = be.AppendUint64(tr, uint64(prefixOff))
+	tr = be.AppendUint32(tr, crc32.ChecksumIEEE(dir))
 	tr = append(tr, tableMagic...)
 	w.Write(tr)
 	if err := w.Flush(); err != nil {
@@ -344,6 +510,26 @@ func (t *Table) write(order []*seriesBuild) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), t.Path)
+}
+
+func (t *Table) encodePrefix(b []byte) []byte {
+	be := binary.BigEndian
+	var tail archive.Position
+	if t.Tail != nil {
+		tail = *t.Tail
+	}
+	b = be.AppendUint32(b, uint32(tail.Vol))
+	b = be.AppendUint64(b, uint64(tail.Off))
+	b = be.AppendUint16(b, uint16(len(t.files)))
+	for _, f := range t.files {
+		b = be.AppendUint16(b, uint16(len(f.path)))
+		b = append(b, f.path...)
+		b = be.AppendUint64(b, f.dev)
+		b = be.AppendUint64(b, f.ino)
+		b = be.AppendUint64(b, uint64(f.size))
+		b = be.AppendUint32(b, f.sum)
+	}
+	return b
 }
 
 func (t *Table) encodeDirectory() []byte {
@@ -390,22 +576,24 @@ func OpenTable(path string) (*Table, error) {
 		return nil, err
 	}
 	be := binary.BigEndian
-	if string(tr[32:]) != tableMagic {
+	if string(tr[trailerLen-len(tableMagic):]) != tableMagic {
 		return nil, bad("no trailer")
 	}
 	t := &Table{Path: path, First: int64(be.Uint64(tr)), Last: int64(be.Uint64(tr[8:]))}
 	dirOff := int64(be.Uint64(tr[16:]))
 	n := int(be.Uint32(tr[24:]))
-	if dirOff < int64(len(tableMagic)) || dirOff > size-trailerLen {
+	prefixOff := int64(be.Uint64(tr[28:]))
+	if dirOff < int64(len(tableMagic)) || prefixOff < dirOff || prefixOff > size-trailerLen {
 		return nil, bad("directory offset")
 	}
 	dir := make([]byte, size-trailerLen-dirOff)
 	if _, err := f.ReadAt(dir, dirOff); err != nil {
 		return nil, err
 	}
-	if crc32.ChecksumIEEE(dir) != be.Uint32(tr[28:]) {
+	if crc32.ChecksumIEEE(dir) != be.Uint32(tr[36:]) {
 		return nil, bad("directory checksum")
 	}
+	dir, prefix := dir[:prefixOff-dirOff], dir[prefixOff-dirOff:]
 	if n > len(dir)/39 {
 		return nil, bad("series count")
 	}
@@ -431,7 +619,41 @@ func OpenTable(path string) (*Table, error) {
 		}
 		t.Series = append(t.Series, s)
 	}
+	if err := t.decodePrefix(prefix); err != "" {
+		return nil, bad(err)
+	}
 	return t, nil
+}
+
+func (t *Table) decodePrefix(b []byte) string {
+	be := binary.BigEndian
+	if len(b) < 14 {
+		return "prefix truncated"
+	}
+	tail := archive.Position{Vol: int(be.Uint32(b)), Off: int64(be.Uint64(b[4:]))}
+	nf := int(be.Uint16(b[12:]))
+	b = b[14:]
+	for i := 0; i < nf; i++ {
+		if len(b) < 2 {
+			return "prefix truncated"
+		}
+		pl := int(be.Uint16(b))
+		if len(b) < 2+pl+28 {
+			return "prefix truncated"
+		}
+		f := sourceFile{path: string(b[2 : 2+pl])}
+		b = b[2+pl:]
+		f.dev, f.ino, f.size, f.sum = be.Uint64(b), be.Uint64(b[8:]), int64(be.Uint64(b[16:])), be.Uint32(b[24:])
+		b = b[28:]
+		t.files = append(t.files, f)
+	}
+	if len(b) != 0 {
+		return "prefix has trailing bytes"
+	}
+	if nf > 0 {
+		t.Tail = &tail
+	}
+	return ""
 }
 
 // Find returns the index range of a PMID's series (they are sorted).
@@ -441,17 +663,11 @@ func (t *Table) Find(p archive.PMID) (lo, hi int) {
 	return lo, hi
 }
 
-// Each calls f for every sample of series i with mint <= t <= maxt (ms),
-// staleness markers included, reading only that series' chunks. r may be
-// an open table file; nil opens the file for this call.
-func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(t int64, v float64)) ([]byte, error) {
+// ReadSeries reads the chunks of series i (see NextChunk) into buf,
+// growing it as needed. r is an open table file; nil opens the file for
+// this call.
+func (t *Table) ReadSeries(r io.ReaderAt, i int, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
-	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
-		return buf, nil
-	}
-	if r == nil && t.mem != nil {
-		r = bytes.NewReader(t.mem)
-	}
 	if r == nil {
 		fh, err := os.Open(t.Path)
 		if err != nil {
@@ -467,36 +683,75 @@ func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(
 	if _, err := r.ReadAt(b, s.off); err != nil {
 		return buf, fmt.Errorf("%s: reading series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
 	}
+	return b, nil
+}
+
+// NextChunk parses the first chunk of a series region from ReadSeries and
+// returns the rest. The chunk's Data aliases the region.
+func (t *Table) NextChunk(b []byte) (TableChunk, []byte, error) {
+	if len(b) < chunkHdrLen {
+		return TableChunk{}, nil, fmt.Errorf("%s: damaged chunk header", t.Path)
+	}
+	be := binary.BigEndian
+	c := TableChunk{MinT: int64(be.Uint64(b)), MaxT: int64(be.Uint64(b[8:]))}
+	n := int(be.Uint32(b[16:]))
+	c.FirstStale, c.LastStale = b[20]&chunkFirstStale != 0, b[20]&chunkLastStale != 0
+	sum := be.Uint32(b[21:])
+	b = b[chunkHdrLen:]
+	if n > len(b) || n < 3 || c.MaxT < c.MinT {
+		return TableChunk{}, nil, fmt.Errorf("%s: damaged chunk", t.Path)
+	}
+	c.Data = b[:n]
+	if crc32.Checksum(c.Data, castagnoli) != sum {
+		return TableChunk{}, nil, fmt.Errorf("%s: chunk checksum mismatch", t.Path)
+	}
+	if k := binary.BigEndian.Uint16(c.Data); k == 0 || k > 120 {
+		return TableChunk{}, nil, fmt.Errorf("%s: chunk of %d samples", t.Path, k)
+	}
+	return c, b[n:], nil
+}
+
+// Each calls f for every sample of series i with mint <= t <= maxt (ms),
+// staleness markers included, reading only that series' chunks. r may be
+// an open table file; nil opens the file for this call.
+func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(t int64, v float64)) ([]byte, error) {
+	s := &t.Series[i]
+	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
+		return buf, nil
+	}
+	b, err := t.ReadSeries(r, i, buf)
+	if err != nil {
+		return b, err
+	}
+	buf = b
 	var it chunkenc.Iterator
 	for len(b) > 0 {
-		if len(b) < chunkHdrLen {
-			return buf, fmt.Errorf("%s: damaged chunk header", t.Path)
+		var c TableChunk
+		if c, b, err = t.NextChunk(b); err != nil {
+			return buf, err
 		}
-		cmin, cmax := int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint64(b[8:]))
-		n := int(binary.BigEndian.Uint32(b[16:]))
-		b = b[chunkHdrLen:]
-		if n > len(b) {
-			return buf, fmt.Errorf("%s: damaged chunk", t.Path)
-		}
-		data := b[:n]
-		b = b[n:]
-		if cmax < mint || cmin > maxt {
+		if c.MaxT < mint || c.MinT > maxt {
 			continue
 		}
-		c, err := chunkenc.FromData(chunkenc.EncXOR, data)
-		if err != nil {
-			return buf, err
-		}
-		it = c.Iterator(it)
-		for it.Next() == chunkenc.ValFloat {
-			ts, v := it.At()
-			if ts >= mint && ts <= maxt {
-				f(ts, v)
-			}
-		}
-		if err := it.Err(); err != nil {
-			return buf, err
+		if it, err = eachInChunk(it, c.Data, mint, maxt, f); err != nil {
+			return buf, fmt.Errorf("%s: series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
 		}
 	}
 	return buf, nil
+}
+
+// eachInChunk calls f for the samples of an XOR chunk inside [mint, maxt].
+func eachInChunk(it chunkenc.Iterator, data []byte, mint, maxt int64, f func(t int64, v float64)) (chunkenc.Iterator, error) {
+	c, err := chunkenc.FromData(chunkenc.EncXOR, data)
+	if err != nil {
+		return it, err
+	}
+	it = c.Iterator(it)
+	for it.Next() == chunkenc.ValFloat {
+		ts, v := it.At()
+		if ts >= mint && ts <= maxt {
+			f(ts, v)
+		}
+	}
+	return it, it.Err()
 }

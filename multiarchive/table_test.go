@@ -1,6 +1,8 @@
 package multiarchive
 
 import (
+	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -28,23 +30,119 @@ func TestTableRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(built.Series, read.Series) || built.First != read.First || built.Last != read.Last || len(read.Series) == 0 {
 			t.Fatalf("%s: directory differs after reading back", name)
 		}
-		// In memory, the live form gives the same samples.
-		b := newTableBuilder(a)
-		if err := b.feed(); err != nil {
-			t.Fatal(err)
-		}
-		mem := b.snapshot(nil)
+		// Every chunk's flags say whether its first and last samples are
+		// staleness markers.
 		for i := range read.Series {
-			var fromFile, fromMem []float64
-			if _, err := read.Each(nil, i, -1<<62, 1<<62, nil, func(_ int64, v float64) { fromFile = append(fromFile, v) }); err != nil {
+			region, err := read.ReadSeries(nil, i, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := mem.Each(nil, i, -1<<62, 1<<62, nil, func(_ int64, v float64) { fromMem = append(fromMem, v) }); err != nil {
-				t.Fatal(err)
+			n := 0
+			for len(region) > 0 {
+				var c TableChunk
+				if c, region, err = read.NextChunk(region); err != nil {
+					t.Fatal(err)
+				}
+				var vs []float64
+				if _, err := eachInChunk(nil, c.Data, c.MinT, c.MaxT, func(_ int64, v float64) { vs = append(vs, v) }); err != nil {
+					t.Fatal(err)
+				}
+				n += len(vs)
+				if len(vs) == 0 || c.FirstStale != isStaleNaN(vs[0]) || c.LastStale != isStaleNaN(vs[len(vs)-1]) {
+					t.Fatalf("%s series %d: chunk flags %v/%v for %v", name, i, c.FirstStale, c.LastStale, vs)
+				}
 			}
-			if len(fromFile) != read.Series[i].Samples || len(fromFile) != len(fromMem) {
-				t.Fatalf("%s series %d: %d samples from the file, %d in memory, %d in the directory", name, i, len(fromFile), len(fromMem), read.Series[i].Samples)
+			if n != read.Series[i].Samples {
+				t.Fatalf("%s series %d: %d samples in chunks, %d in the directory", name, i, n, read.Series[i].Samples)
 			}
 		}
 	}
+}
+
+func isStaleNaN(v float64) bool { return math.Float64bits(v) == math.Float64bits(staleNaN) }
+
+// TestPrefixTable writes the prefix table of a copied archive and checks
+// what makes it usable: its tail position and source files read back, and
+// it stops being valid when a file it was built from is replaced or
+// shrinks, while growth keeps it valid.
+func TestPrefixTable(t *testing.T) {
+	src := "../testdata/archives/v3-basic/v3-basic"
+	dir := t.TempDir()
+	for _, ext := range []string{".meta", ".index", ".0"} {
+		b, err := os.ReadFile(src + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "a"+ext), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := archive.Open(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newTableBuilder(a)
+	if err := b.feed(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p.tbl")
+	built, err := b.write(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := OpenTable(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read.Tail == nil || *read.Tail != *built.Tail || !reflect.DeepEqual(read.files, built.files) || len(read.files) != 2 {
+		t.Fatalf("prefix read back as tail %v files %v, built %v %v", read.Tail, read.files, built.Tail, built.files)
+	}
+	if !read.valid() || uncovered(a, read) != 0 {
+		t.Fatalf("fresh prefix table: valid %v, uncovered %d", read.valid(), uncovered(a, read))
+	}
+	vol := filepath.Join(dir, "a.0")
+	f, err := os.OpenFile(vol, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 100))
+	f.Close()
+	if !read.valid() || uncovered(a, read) != 100 {
+		t.Fatalf("after growth: valid %v, uncovered %d", read.valid(), uncovered(a, read))
+	}
+	// Extending it reads the same series back, then the (garbage) tail
+	// is an error and nothing is lost.
+	x, err := extendTable(a, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.order) != len(read.Series) || *x.pos != *read.Tail {
+		t.Fatalf("extendTable: %d series at %v, want %d at %v", len(x.order), x.pos, len(read.Series), read.Tail)
+	}
+	os.Truncate(vol, built.files[1].size-1)
+	if read.valid() {
+		t.Fatal("valid after the volume shrank")
+	}
+	// A new file with the same content is as good as the old one (and may
+	// reuse its inode number); one with other content is not.
+	data, _ := os.ReadFile(src + ".0")
+	os.Remove(vol)
+	os.WriteFile(vol, data, 0o644)
+	if read.valid() != sameInode(t, vol, built.files[1]) {
+		t.Fatalf("valid %v after the volume was written anew with the same bytes", read.valid())
+	}
+	os.Remove(vol)
+	data[len(data)-5]++ // inside the last record covered
+	os.WriteFile(vol, data, 0o644)
+	if read.valid() {
+		t.Fatal("valid after the volume was rewritten")
+	}
+}
+
+func sameInode(t *testing.T, path string, f sourceFile) bool {
+	id, err := identify(path, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.dev == f.dev && id.ino == f.ino
 }

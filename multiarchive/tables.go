@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,28 +15,45 @@ import (
 )
 
 // tableStore manages the sidecar directory of tables: lookup by archive
-// identity, one background builder, and a bounded map of loaded
-// directories. Tables are only made for closed archives (not the newest of
-// their host): the newest may still grow.
+// identity, one background builder, and bounded maps of loaded
+// directories. Closed archives get whole tables; the newest archive of a
+// host, which may still grow, gets prefix tables (see Table).
 type tableStore struct {
 	dir  string
 	sync bool // build on the caller's goroutine (tests, benchmarks)
 	set  *Set
+	// tail is how many bytes of records past a prefix table make it worth
+	// extending: every query that reaches the end of the archive reads
+	// them directly until then.
+	tail int64
 
 	mu      sync.Mutex
 	loaded  map[string]*Table
 	order   []string // load order, for eviction
 	pending map[string]bool
 	failed  map[string]string
-	jobs    chan Opened
+	jobs    chan tableJob
 	built   uint64
 	done    chan struct{} // closed when the builder has stopped
 	// superseded tables and since when, removed after tableGrace.
 	superseded map[string]time.Time
-	lives      map[string]*liveTable // by archive base path
-	liveOrder  []string
-	closed     bool
+	prefixes   map[string]*Table // by archive base path
+	prefixLRU  []string
+	extended   uint64 // prefix tables built or extended
+	// tried is, by archive, the uncovered bytes when a prefix build last
+	// failed or found nothing new: the next try waits for tail more.
+	tried  map[string]int64
+	closed bool
 }
+
+type tableJob struct {
+	o      Opened
+	prefix bool
+}
+
+// defaultTail is the default of Options.TableTail: with pmlogger's usual
+// records, tens of minutes to hours of data, read in tens of ms.
+const defaultTail = 4 << 20
 
 // tableGrace is how long a superseded table is kept for queries still
 // reading it (longer than --query.timeout's default of 2 minutes).
@@ -45,10 +63,15 @@ const tableGrace = 10 * time.Minute
 // small (about 40 bytes a series) and re-read from disk when evicted.
 const maxLoadedTables = 256
 
-func newTableStore(dir string, syncBuild bool, s *Set) *tableStore {
-	ts := &tableStore{dir: dir, sync: syncBuild, set: s, loaded: map[string]*Table{}, pending: map[string]bool{}, failed: map[string]string{}, superseded: map[string]time.Time{}, lives: map[string]*liveTable{}}
+func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
+	if tail <= 0 {
+		tail = defaultTail
+	}
+	ts := &tableStore{dir: dir, sync: syncBuild, tail: tail, set: s, loaded: map[string]*Table{}, pending: map[string]bool{},
+		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*Table{}, tried: map[string]int64{}}
+	ts.sweep()
 	if !syncBuild {
-		ts.jobs = make(chan Opened, 1024)
+		ts.jobs = make(chan tableJob, 1024)
 		ts.done = make(chan struct{})
 		go ts.builder()
 	}
@@ -71,6 +94,31 @@ func (s *Set) Close() {
 	<-ts.done
 }
 
+// sweep removes what earlier versions of this program left in the table
+// directory: tables of another format version (never read again) and
+// temporary files of builds that were killed. Only names this program
+// makes are touched.
+func (ts *tableStore) sweep() {
+	names, _ := filepath.Glob(filepath.Join(ts.dir, "*"))
+	suffix := fmt.Sprintf("-v%d.tbl", tableVersion)
+	for _, p := range names {
+		b := filepath.Base(p)
+		if strings.HasSuffix(b, ".tbl") && len(b) > 17 && b[16] == '-' && !strings.HasSuffix(b, suffix) ||
+			strings.HasPrefix(b, ".tmp-") {
+			if fi, err := os.Stat(p); err == nil && (!strings.HasPrefix(b, ".tmp-") || time.Since(fi.ModTime()) > tableGrace) {
+				os.Remove(p)
+			}
+		}
+	}
+}
+
+// baseHash is the first part of every table name of an archive.
+func baseHash(base string) string {
+	h := fnv.New64a()
+	h.Write([]byte(base))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
 // tablePath names the table of an archive by its base path and the size and
 // modification time of each of its files: any change makes a new name.
 func (ts *tableStore) tablePath(o Opened) (string, error) {
@@ -90,9 +138,12 @@ func (ts *tableStore) tablePath(o Opened) (string, error) {
 		}
 		fmt.Fprintf(id, "%s\x00%d\x00%d\x00", filepath.Base(p), fi.Size(), fi.ModTime().UnixNano())
 	}
-	base := fnv.New64a()
-	base.Write([]byte(f.Base))
-	return filepath.Join(ts.dir, fmt.Sprintf("%016x-%016x-v%d.tbl", base.Sum64(), id.Sum64(), tableVersion)), nil
+	return filepath.Join(ts.dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(f.Base), id.Sum64(), tableVersion)), nil
+}
+
+// prefixPath names a prefix table by its archive and where it stops.
+func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
+	return filepath.Join(ts.dir, fmt.Sprintf("%s-L%d.%d-v%d.tbl", baseHash(base), tail.Vol, tail.Off, tableVersion))
 }
 
 // get returns the table of a closed archive, or nil when there is none yet
@@ -122,33 +173,46 @@ func (ts *tableStore) get(o Opened) *Table {
 	if ts.sync {
 		return ts.build(o, path)
 	}
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if !ts.pending[path] && !ts.closed {
-		select {
-		case ts.jobs <- o:
-			ts.pending[path] = true
-		default: // the builder is busy; a later query asks again
-		}
-	}
+	ts.queue(tableJob{o: o}, path)
 	return nil
 }
 
+// queue hands a job to the background builder unless one for key waits.
+func (ts *tableStore) queue(j tableJob, key string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if !ts.pending[key] && !ts.closed {
+		select {
+		case ts.jobs <- j:
+			ts.pending[key] = true
+		default: // the builder is busy; a later query asks again
+		}
+	}
+}
+
+func prefixKey(o Opened) string { return "prefix\x00" + o.Entry.Files.Base }
+
 func (ts *tableStore) builder() {
 	defer close(ts.done)
-	for o := range ts.jobs {
+	for j := range ts.jobs {
 		ts.mu.Lock()
 		stop := ts.closed
 		ts.mu.Unlock()
 		if stop {
 			continue // drain: the Set is closing
 		}
-		path, err := ts.tablePath(o)
-		if err == nil {
-			ts.build(o, path)
+		var key string
+		if j.prefix {
+			key = prefixKey(j.o)
+			ts.buildPrefix(j.o)
+		} else {
+			var err error
+			if key, err = ts.tablePath(j.o); err == nil {
+				ts.build(j.o, key)
+			}
 		}
 		ts.mu.Lock()
-		delete(ts.pending, path)
+		delete(ts.pending, key)
 		ts.mu.Unlock()
 	}
 }
@@ -215,65 +279,171 @@ func (ts *tableStore) remember(path string, t *Table) {
 // caller should read the archive's records itself. A closed archive's table
 // comes from the table directory (built in the background the first time).
 // The newest archive of a host, which pmlogger may still be writing, gets a
-// table in memory that grows with it: each query decodes only the records
-// written since the last one. One is made when a query reads the archive
-// from its start (a dashboard's day view); a query for its last minutes
-// reads them directly instead.
-//
-// pmids, when not nil, are the metrics the caller will read: a live table
-// hands out copies of those series only.
-func (s *Set) Table(o Opened, from int64, pmids map[archive.PMID]bool) *Table {
+// prefix table: the caller reads the records from its Tail on directly.
+// One is built in the background the first time, and extended when the
+// tail grows past Options.TableTail. A closed archive whose table is not
+// built yet is served from the prefix table it had while it was the newest.
+func (s *Set) Table(o Opened) *Table {
 	if s.tables == nil {
 		return nil
 	}
 	if o.Live && !s.opts.TableAll {
-		return s.tables.live(o, from <= o.Entry.Start, pmids)
+		return s.tables.prefix(o, true)
 	}
-	return s.tables.get(o)
+	if t := s.tables.get(o); t != nil {
+		return t
+	}
+	return s.tables.prefix(o, false)
 }
 
-// liveTable is the growing in-memory table of a host's newest archive.
-type liveTable struct {
-	mu  sync.Mutex
-	b   *tableBuilder
-	err error
-}
-
-// maxLiveTables bounds the in-memory tables of newest archives (one per
-// host at most); the least recently used goes first.
-const maxLiveTables = 64
-
-func (ts *tableStore) live(o Opened, create bool, pmids map[archive.PMID]bool) *Table {
+// prefix returns the latest valid prefix table of an archive, loading it
+// from the directory when it is not in memory; with build, it queues a
+// build or extension when there is none or its tail is long.
+func (ts *tableStore) prefix(o Opened, build bool) *Table {
 	base := o.Entry.Files.Base
 	ts.mu.Lock()
-	lt := ts.lives[base]
-	if lt == nil || lt.b.a != o.Archive {
-		// A new archive, or new metadata (the cache reloaded it): start over.
-		if !create {
-			ts.mu.Unlock()
-			return nil
-		}
-		lt = &liveTable{b: newTableBuilder(o.Archive)}
-		ts.lives[base] = lt
-	}
-	ts.liveOrder = append(deleteString(ts.liveOrder, base), base)
-	for len(ts.liveOrder) > maxLiveTables {
-		delete(ts.lives, ts.liveOrder[0])
-		ts.liveOrder = ts.liveOrder[1:]
-	}
+	t := ts.prefixes[base]
 	ts.mu.Unlock()
+	if t != nil && !t.valid() {
+		ts.forgetPrefix(base, t)
+		t = nil
+	}
+	if t == nil {
+		if t = ts.findPrefix(base); t != nil {
+			ts.rememberPrefix(base, t)
+		}
+	}
+	if !build {
+		return t
+	}
+	n := uncovered(o.Archive, t)
+	ts.mu.Lock()
+	last, tried := ts.tried[base]
+	ts.mu.Unlock()
+	if t != nil && n < ts.tail || tried && n < last+ts.tail {
+		return t
+	}
+	if ts.sync {
+		if nt := ts.buildPrefix(o); nt != nil {
+			return nt
+		}
+		return t
+	}
+	ts.queue(tableJob{o: o, prefix: true}, prefixKey(o))
+	return t
+}
 
-	lt.mu.Lock()
-	defer lt.mu.Unlock()
-	if lt.err != nil {
+// findPrefix returns the valid prefix table of an archive on disk that
+// covers the most, removing the invalid ones it finds.
+func (ts *tableStore) findPrefix(base string) *Table {
+	names, _ := filepath.Glob(filepath.Join(ts.dir, fmt.Sprintf("%s-L*-v%d.tbl", baseHash(base), tableVersion)))
+	var best *Table
+	for _, p := range names {
+		ts.mu.Lock()
+		_, gone := ts.superseded[p]
+		ts.mu.Unlock()
+		if gone {
+			continue
+		}
+		t, err := OpenTable(p)
+		if err != nil || t.Tail == nil || !t.valid() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				ts.set.log.Warn("damaged table, removed", "table", p, "err", err)
+			}
+			os.Remove(p)
+			continue
+		}
+		if best == nil || t.Tail.Vol > best.Tail.Vol || t.Tail.Vol == best.Tail.Vol && t.Tail.Off > best.Tail.Off {
+			best = t
+		}
+	}
+	return best
+}
+
+func (ts *tableStore) rememberPrefix(base string, t *Table) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.prefixes[base] = t
+	ts.prefixLRU = append(deleteString(ts.prefixLRU, base), base)
+	for len(ts.prefixLRU) > maxLoadedTables {
+		delete(ts.prefixes, ts.prefixLRU[0])
+		ts.prefixLRU = ts.prefixLRU[1:]
+	}
+}
+
+// forgetPrefix drops a prefix table whose archive files were replaced or
+// truncated; the file goes after tableGrace (a query may be reading it).
+func (ts *tableStore) forgetPrefix(base string, t *Table) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.prefixes[base] == t {
+		delete(ts.prefixes, base)
+		ts.prefixLRU = deleteString(ts.prefixLRU, base)
+	}
+	if _, ok := ts.superseded[t.Path]; !ok {
+		ts.superseded[t.Path] = time.Now()
+	}
+}
+
+// buildPrefix builds or extends the prefix table of an archive. It reads
+// the archive's current metadata, and keeps the table only if the .meta
+// did not change while the records were read: pmlogger writes metadata
+// before the records that use it, so every record read was then described
+// by what was loaded (an instance added later would otherwise be stored
+// without its name, for good).
+func (ts *tableStore) buildPrefix(o Opened) *Table {
+	base := o.Entry.Files.Base
+	var n int64
+	fail := func(err error) *Table {
+		ts.set.log.Info("archive tail read directly, no prefix table", "archive", base, "reason", err)
+		ts.mu.Lock()
+		ts.tried[base] = n
+		ts.mu.Unlock()
 		return nil
 	}
-	if err := lt.b.feed(); err != nil {
-		// Out-of-order records or damage: this archive is read directly.
-		lt.err = err
-		return nil
+	before, err := os.Stat(o.Entry.Files.Meta)
+	if err != nil {
+		return fail(err)
 	}
-	return lt.b.snapshot(pmids)
+	a, err := ts.set.cache.get(o.Entry, true)
+	if err != nil {
+		return fail(err)
+	}
+	old := ts.prefix(Opened{Entry: o.Entry, Archive: a}, false)
+	var b *tableBuilder
+	if old != nil {
+		if b, err = extendTable(a, old); err != nil {
+			ts.set.log.Warn("prefix table unreadable, rebuilding", "table", old.Path, "err", err)
+			old, b = nil, nil
+		}
+	}
+	if b == nil {
+		b = newTableBuilder(a)
+	}
+	n = uncovered(a, old)
+	if err := b.feed(); err != nil {
+		return fail(err)
+	}
+	if after, err := os.Stat(o.Entry.Files.Meta); err != nil || after.Size() != before.Size() {
+		return nil // new metadata: the next query tries again
+	}
+	if old != nil && *b.pos == *old.Tail {
+		ts.mu.Lock()
+		ts.tried[base] = n // nothing new: a partial record at the end
+		ts.mu.Unlock()
+		return old
+	}
+	t, err := b.write(ts.prefixPath(base, *b.pos), true)
+	if err != nil {
+		return fail(err)
+	}
+	ts.retire(t.Path)
+	ts.rememberPrefix(base, t)
+	ts.mu.Lock()
+	ts.extended++
+	delete(ts.tried, base)
+	ts.mu.Unlock()
+	return t
 }
 
 func deleteString(ss []string, s string) []string {
@@ -291,7 +461,9 @@ type TableStats struct {
 	Loaded int    `json:"loaded"`
 	Built  uint64 `json:"built"`
 	Failed int    `json:"failed"`
-	Live   int    `json:"live"` // in-memory tables of newest archives
+	// Prefix tables of newest archives: loaded, and built or extended.
+	Prefixes int    `json:"prefixes"`
+	Extended uint64 `json:"prefixes_built"`
 }
 
 func (s *Set) tableStats() TableStats {
@@ -301,5 +473,5 @@ func (s *Set) tableStats() TableStats {
 	ts := s.tables
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Live: len(ts.lives)}
+	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Prefixes: len(ts.prefixes), Extended: ts.extended}
 }

@@ -45,24 +45,32 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 		}
 		byPMID[p] = append(byPMID[p], &mets[i])
 	}
-	want := make(map[archive.PMID]bool, len(pmids))
-	for _, p := range pmids {
-		want[p] = true
-	}
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
 	for ai, o := range opened {
 		var last int64
 		var any bool
 		var err error
-		if tbl := g.q.s.set.Table(o, t1, want); tbl != nil {
-			last, any = g.fromTable(host, ai, o, tbl, ns, byPMID)
+		if tbl := g.q.s.set.Table(o); tbl != nil {
+			var segs []*segment
+			last, any, segs = g.fromTable(host, ai, o, tbl, ns, byPMID)
 			if last > t2 {
 				any = false // the window ends inside this archive
 			}
 			any = any && last >= t1
+			if tbl.Tail != nil {
+				// The records the prefix table does not cover yet. A
+				// <mark> among them ends the table's series too.
+				tlast, tany, err := g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, tbl.Tail, segs)
+				if err != nil {
+					return err
+				}
+				if tany {
+					last, any = tlast, true
+				}
+			}
 		} else {
-			last, any, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2)
+			last, any, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, nil, nil)
 			if err != nil {
 				return err
 			}
@@ -99,9 +107,10 @@ func (g *gathering) segmentOf(s *series, ai int) *segment {
 	return &s.segs[len(s.segs)-1]
 }
 
-// fromTable takes the selected series of a closed archive from its table:
-// labels from the archive's metadata, samples left on disk.
-func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, any bool) {
+// fromTable takes the selected series of an archive from its table:
+// labels from the archive's metadata, samples left on disk. It returns the
+// segments it made.
+func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, any bool, segs []*segment) {
 	for pmid, mlist := range byPMID {
 		if ns.Excluded(ai, pmid) {
 			continue
@@ -119,11 +128,12 @@ func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *m
 				}
 				sg := g.segmentOf(s, ai)
 				sg.tbl, sg.idx = tbl, i
+				segs = append(segs, sg)
 				g.samples += estimate(ts, g.mint, g.maxt)
 			}
 		}
 	}
-	return tbl.Last, true
+	return tbl.Last, true, segs
 }
 
 // estimate is the samples of a table series inside the window, assuming
@@ -137,16 +147,21 @@ func estimate(ts *multiarchive.TableSeries, mint, maxt int64) int64 {
 	return int64(math.Ceil(float64(ts.Samples) * in / span))
 }
 
-// fromRecords reads one archive's records in the window and gathers their
-// samples. A <mark> ends every series that had samples since the last one
-// with a staleness marker, so PromQL draws nothing across the gap.
-func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64) (last int64, any bool, err error) {
-	r := o.Archive.NewReader(archive.ReaderOptions{Start: t1, End: t2, PMIDs: pmids})
+// fromRecords reads one archive's records in the window, from position
+// from when not nil, and gathers their samples. A <mark> ends every series
+// that had samples since the last one with a staleness marker, so PromQL
+// draws nothing across the gap; the segments in open (from a prefix table)
+// count as having had samples: a marker after none is dropped later (see
+// series.materialize).
+func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []*segment) (last int64, any bool, err error) {
+	r := o.Archive.NewReader(archive.ReaderOptions{Start: t1, End: t2, PMIDs: pmids, From: from})
 	defer r.Close()
 	targets := map[instKey]*target{}
 	resolvers := map[archive.InDom]*archive.Resolver{}
-	var open []*segment // segments with samples since the last mark
-	isOpen := map[*segment]bool{}
+	isOpen := make(map[*segment]bool, len(open))
+	for _, sg := range open {
+		isOpen[sg] = true
+	}
 	limit := g.q.s.opts.MaxSamples
 	n := 0
 	for r.Next() {

@@ -147,7 +147,7 @@ func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
 	if err := ss.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if st := set.Status().Tables; opts.TableAll && (st.Loaded == 0 || st.Failed > 0) || opts.TableDir != "" && !opts.TableAll && st.Live == 0 {
+	if st := set.Status().Tables; opts.TableAll && (st.Loaded == 0 || st.Failed > 0) || opts.TableDir != "" && !opts.TableAll && st.Prefixes == 0 {
 		t.Errorf("tables: %+v", st)
 	}
 	if len(got) != len(want) {

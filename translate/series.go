@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"fmt"
 	"math"
 	"sort"
 
@@ -33,10 +34,10 @@ type series struct {
 // segment is the part of a series that one archive holds.
 type segment struct {
 	host, ai int // timeline (per Select) and archive position in it
-	// Either a table series ...
+	// A table series, and/or ...
 	tbl *multiarchive.Table
 	idx int
-	// ... or samples read from the archive.
+	// ... samples read from the archive (after the table's, if any).
 	samples []sample
 	// stale is the ms of the staleness marker that follows this archive
 	// (a boundary before the next one), or noStale.
@@ -62,7 +63,15 @@ func (s *series) materialize() []sample {
 	if s.segs == nil {
 		return s.samples
 	}
-	var out []sample
+	n := 0
+	for i := range s.segs {
+		sg := &s.segs[i]
+		if sg.tbl != nil {
+			n += sg.tbl.Series[sg.idx].Samples
+		}
+		n += len(sg.samples) + 1
+	}
+	out := make([]sample, 0, n)
 	var buf []byte
 	for i := range s.segs {
 		sg := &s.segs[i]
@@ -72,9 +81,8 @@ func (s *series) materialize() []sample {
 			if err != nil && s.err == nil {
 				s.err = err
 			}
-		} else {
-			out = append(out, sg.samples...)
 		}
+		out = append(out, sg.samples...)
 		if sg.stale != noStale {
 			out = append(out, sample{sg.stale, staleNaN})
 		}
@@ -115,16 +123,22 @@ func (s *series) Labels() labels.Labels { return s.lset }
 // Iterator uses Prometheus' own list iterator (its Seek is the reference
 // one). Samples are handed out by pointer so that no sample is boxed.
 func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(s.materialize())), s: s}
+	l := s.materialize()
+	return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(l)), s: s, n: len(l)}
 }
 
 // errIterator reports a failure to read the series' table.
 type errIterator struct {
 	chunkenc.Iterator
 	s *series
+	n int
 }
 
 func (it *errIterator) Err() error { return it.s.err }
+
+// SamplesHint is how many samples the iterator holds, so a caller can
+// size its buffer once.
+func (it *errIterator) SamplesHint() int { return it.n }
 
 type sampleList []sample
 
@@ -151,33 +165,212 @@ type chunkSeries struct{ s *series }
 
 func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 
+// Iterator hands out the series' chunks. When its parts follow each other
+// in time (the normal case: archives one after another), the chunks of
+// column tables that lie wholly inside the window go out as they are, and
+// only the rest is decoded and encoded again; otherwise the series is
+// materialized and encoded.
 func (c *chunkSeries) Iterator(chunks.Iterator) chunks.Iterator {
-	return &chunkIterator{samples: c.s.materialize(), s: c.s}
+	it := &chunkIterator{s: c.s}
+	if c.s.segs == nil || !c.s.ordered() {
+		it.encodeAll(c.s.materialize())
+		return it
+	}
+	it.build()
+	return it
 }
 
 type chunkIterator struct {
-	s       *series
-	samples []sample
-	cur     chunks.Meta
-	err     error
+	s      *series
+	chunks []chunks.Meta
+	cur    chunks.Meta
+	err    error
+
+	// The rule of materialize, applied on the way.
+	lastT      int64
+	kept       bool // a sample or chunk was kept: lastT is valid
+	realBefore bool // a value was kept since the last staleness marker
+	// The chunk being encoded.
+	enc        *chunkenc.XORChunk
+	app        chunkenc.Appender
+	encMin     int64
+	decodeIter chunkenc.Iterator
 }
 
-func (it *chunkIterator) Next() bool {
-	if len(it.samples) == 0 {
-		return false
+// ordered tells whether the parts of the series (each segment's table
+// samples in the window, its read samples, its boundary marker) are in
+// time order one after the other, ties allowed (the first wins).
+func (s *series) ordered() bool {
+	prev := int64(math.MinInt64)
+	for i := range s.segs {
+		sg := &s.segs[i]
+		if sg.tbl != nil {
+			ts := &sg.tbl.Series[sg.idx]
+			if ts.MaxT >= s.mint && ts.MinT <= s.maxt {
+				if max(ts.MinT, s.mint) < prev {
+					return false
+				}
+				prev = min(ts.MaxT, s.maxt)
+			}
+		}
+		for _, x := range sg.samples {
+			if x.t < prev {
+				return false
+			}
+			prev = x.t
+		}
+		if sg.stale != noStale {
+			if sg.stale < prev {
+				return false
+			}
+			prev = sg.stale
+		}
 	}
-	n := min(len(it.samples), maxChunkSamples)
-	c := chunkenc.NewXORChunk()
-	app, err := c.Appender()
+	return true
+}
+
+// build makes the chunks of an ordered series.
+func (it *chunkIterator) build() {
+	s := it.s
+	for i := range s.segs {
+		sg := &s.segs[i]
+		if sg.tbl != nil {
+			if err := it.fromTable(sg.tbl, sg.idx); err != nil {
+				it.err = err
+				return
+			}
+		}
+		for _, x := range sg.samples {
+			it.add(x.t, x.v)
+		}
+		if sg.stale != noStale {
+			it.add(sg.stale, staleNaN)
+		}
+	}
+	it.cut()
+}
+
+// fromTable passes through the chunks of a table series that need no
+// change: wholly inside the window, after what was kept, and not starting
+// with a staleness marker that has no value before it (a table never has
+// two markers in a row, so then the whole chunk obeys the rule). The other
+// chunks are decoded sample by sample.
+func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
+	ts := &tbl.Series[idx]
+	s := it.s
+	if ts.MaxT < s.mint || ts.MinT > s.maxt || ts.Samples == 0 {
+		return nil
+	}
+	region, err := tbl.ReadSeries(nil, idx, nil) // owned by the chunks passed through
 	if err != nil {
-		it.err = err
+		return err
+	}
+	for len(region) > 0 {
+		var c multiarchive.TableChunk
+		if c, region, err = tbl.NextChunk(region); err != nil {
+			return err
+		}
+		if c.MaxT < s.mint || c.MinT > s.maxt {
+			continue
+		}
+		if c.MinT >= s.mint && c.MaxT <= s.maxt && (!it.kept || c.MinT > it.lastT) && (!c.FirstStale || it.realBefore) {
+			xc, err := chunkenc.FromData(chunkenc.EncXOR, c.Data)
+			if err != nil {
+				return fmt.Errorf("%s: series %s/%d: %w", tbl.Path, ts.PMID, ts.Inst, err)
+			}
+			it.cut()
+			it.chunks = append(it.chunks, chunks.Meta{Chunk: xc, MinTime: c.MinT, MaxTime: c.MaxT})
+			it.lastT, it.kept, it.realBefore = c.MaxT, true, !c.LastStale
+			continue
+		}
+		xc, err := chunkenc.FromData(chunkenc.EncXOR, c.Data)
+		if err != nil {
+			return fmt.Errorf("%s: series %s/%d: %w", tbl.Path, ts.PMID, ts.Inst, err)
+		}
+		it.decodeIter = xc.Iterator(it.decodeIter)
+		for it.decodeIter.Next() == chunkenc.ValFloat {
+			t, v := it.decodeIter.At()
+			if t >= s.mint && t <= s.maxt {
+				it.add(t, v)
+			}
+		}
+		if err := it.decodeIter.Err(); err != nil {
+			return fmt.Errorf("%s: series %s/%d: %w", tbl.Path, ts.PMID, ts.Inst, err)
+		}
+	}
+	return nil
+}
+
+// add applies materialize's rule to one sample and encodes what is kept.
+func (it *chunkIterator) add(t int64, v float64) {
+	if it.kept && t <= it.lastT {
+		return
+	}
+	if isStale(v) {
+		if !it.realBefore {
+			return
+		}
+		it.realBefore = false
+	} else {
+		it.realBefore = true
+	}
+	if it.enc != nil && it.enc.NumSamples() >= maxChunkSamples {
+		it.cut() // before lastT moves on: it is the chunk's MaxTime
+	}
+	it.lastT, it.kept = t, true
+	if it.enc == nil {
+		it.enc = chunkenc.NewXORChunk()
+		app, err := it.enc.Appender()
+		if err != nil {
+			it.err = err
+			return
+		}
+		it.app, it.encMin = app, t
+	}
+	it.app.Append(0, t, v)
+}
+
+// cut closes the chunk being encoded.
+func (it *chunkIterator) cut() {
+	if it.enc == nil {
+		return
+	}
+	it.chunks = append(it.chunks, chunks.Meta{Chunk: it.enc, MinTime: it.encMin, MaxTime: it.lastT})
+	it.enc, it.app = nil, nil
+}
+
+// encodeAll makes the chunks of materialized samples.
+func (it *chunkIterator) encodeAll(samples []sample) {
+	for _, x := range samples {
+		if it.enc != nil && it.enc.NumSamples() >= maxChunkSamples {
+			it.cut()
+		}
+		if it.enc == nil {
+			it.enc = chunkenc.NewXORChunk()
+			app, err := it.enc.Appender()
+			if err != nil {
+				it.err = err
+				return
+			}
+			it.app, it.encMin = app, x.t
+		}
+		it.app.Append(0, x.t, x.v)
+		it.lastT = x.t
+	}
+	it.cut()
+}
+
+// ExactChunks says that the chunks are what remote-read clients need as
+// they are: XOR, 1 to 120 samples, MinTime and MaxTime those of the first
+// and last sample, timestamps increasing through the series. Table chunks
+// passed through are checksummed and were made so.
+func (it *chunkIterator) ExactChunks() bool { return true }
+
+func (it *chunkIterator) Next() bool {
+	if len(it.chunks) == 0 || it.err != nil {
 		return false
 	}
-	for _, x := range it.samples[:n] {
-		app.Append(0, x.t, x.v)
-	}
-	it.cur = chunks.Meta{Chunk: c, MinTime: it.samples[0].t, MaxTime: it.samples[n-1].t}
-	it.samples = it.samples[n:]
+	it.cur, it.chunks = it.chunks[0], it.chunks[1:]
 	return true
 }
 
