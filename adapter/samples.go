@@ -108,6 +108,9 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 // SAMPLES client would need them in the separate histograms field.
 func floatSamples(it chunkenc.Iterator, budget *sampleBudget) ([]prompb.Sample, error) {
 	var out []prompb.Sample
+	if h, ok := it.(interface{ SamplesHint() int }); ok {
+		out = make([]prompb.Sample, 0, h.SamplesHint())
+	}
 	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 		if vt != chunkenc.ValFloat {
 			continue

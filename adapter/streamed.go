@@ -17,11 +17,13 @@ const framesPerFlush = 8
 
 // streamBuffer is how many bytes of frames are held back before the first
 // byte is written. A response that fits is decided whole before its status
-// goes out, so every error, limit included, is an HTTP status the client
-// reports (§8). A larger one streams, holding one series at a time, so its
-// memory stays flat however long the range; a failure after that (a series
-// too large for one frame, an unreadable table) ends the stream cut short.
-const streamBuffer = 8 << 20
+// goes out, so every error is an HTTP status the client reports (§8); the
+// sample limit is checked before that anyway, at Select. A larger one
+// streams, holding one series at a time, so its memory stays flat however
+// long the range; a failure after that (a series too large for one frame,
+// an unreadable table) ends the stream cut short. 1 MiB keeps the peak
+// memory of a long range within a few MiB of a short one's.
+const streamBuffer = 1 << 20
 
 // serveStreamed answers with STREAMED_XOR_CHUNKS frames (§5): one whole
 // series per frame, series sorted. Select is lazy in this project's storage
