@@ -160,3 +160,38 @@ func TestSampleBudget(t *testing.T) {
 		t.Fatalf("limit 0: %v", err)
 	}
 }
+
+// exactIter is a chunk iterator that vouches for its chunks, as
+// translate's does.
+type exactIter struct{ chunks.Iterator }
+
+func (exactIter) ExactChunks() bool { return true }
+
+// TestXORChunkerExact covers chunks a storage says are exact: copied as
+// they are, their times taken from the metadata, and still refused when
+// they are not XOR, too large, or not in time order.
+func TestXORChunkerExact(t *testing.T) {
+	a, b := mustChunk(t, floats(0, 10, 120)), mustChunk(t, floats(2000, 10, 3))
+	var c xorChunker
+	if err := c.addAll(exactIter{storage.NewListChunkSeriesIterator(a, b)}, &sampleBudget{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.out) != 2 || c.samples != 123 || c.out[0].MaxTimeMs != 1190 || c.out[1].MinTimeMs != 2000 ||
+		!bytes.Equal(c.out[1].Data, b.Chunk.Bytes()) || &c.out[1].Data[0] == &b.Chunk.Bytes()[0] {
+		t.Fatalf("exact chunks not copied as they are: %+v", c.out)
+	}
+	for name, metas := range map[string][]chunks.Meta{
+		"overlap":   {a, mustChunk(t, floats(1190, 10, 2))},
+		"oversized": {mustChunk(t, floats(0, 1, 121))},
+		"XOR2":      {mustChunk(t, withST(floats(100, 10, 5)))},
+	} {
+		var c xorChunker
+		if err := c.addAll(exactIter{storage.NewListChunkSeriesIterator(metas...)}, &sampleBudget{}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	var lim xorChunker
+	if err := lim.addAll(exactIter{storage.NewListChunkSeriesIterator(a)}, &sampleBudget{limit: 100}); err == nil {
+		t.Error("sample budget not applied to exact chunks")
+	}
+}
