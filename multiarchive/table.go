@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
@@ -63,7 +64,26 @@ type Table struct {
 	// begin; nil for a whole archive.
 	Tail  *archive.Position
 	files []sourceFile // what a prefix table was built from
+
+	// f is the table file, opened by the first read and shared by later
+	// ones; the store drops it when it evicts the table, and the *os.File
+	// closes itself once no reader holds it.
+	f atomic.Pointer[os.File]
+	// sparse is, per series, every sparseEvery-th chunk's start, learnt
+	// from the first read of the series: later reads of a short window
+	// read only the chunks around it.
+	sparse []atomic.Pointer[[]chunkRef]
 }
+
+// chunkRef is where a chunk of a series region starts.
+type chunkRef struct {
+	minT int64
+	off  int
+}
+
+// sparseEvery chunks (about 2.7 hours at a 10 s interval) share an entry
+// of the sparse index: small enough to keep for every series read.
+const sparseEvery = 8
 
 // TableSeries is one series of a table.
 type TableSeries struct {
@@ -281,11 +301,8 @@ func (b *tableBuilder) feed() error {
 		sets := rec.Sets()
 		for k := range sets {
 			vs := &sets[k]
-			if vs.NumVal <= 0 {
-				continue
-			}
-			d, ok := a.Meta.Desc(vs.PMID)
-			if !ok || !d.Type.Numeric() {
+			d := vs.Desc
+			if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
 				continue
 			}
 			var res *archive.Resolver
@@ -299,16 +316,12 @@ func (b *tableBuilder) feed() error {
 					res.At(rec.Time)
 				}
 			}
-			for j := 0; j < int(vs.NumVal); j++ {
-				v := rec.Value(vs, j)
-				f, ok := v.Float64(d.Type)
-				if !ok {
-					continue
-				}
-				key := seriesKey{pmid: vs.PMID, inst: v.Inst}
+			insts, vals, _ := rec.Floats(vs)
+			for j, f := range vals {
+				key := seriesKey{pmid: vs.PMID, inst: insts[j]}
 				if res != nil {
-					if key.iname, key.named = res.Name(v.Inst); !key.named {
-						key.iname, key.named = hist.NameAnyTime(v.Inst)
+					if key.iname, key.named = res.Name(key.inst); !key.named {
+						key.iname, key.named = hist.NameAnyTime(key.inst)
 					}
 				}
 				s := b.series[key]
@@ -488,6 +501,7 @@ func (t *Table) write(order []*seriesBuild) error {
 		off += int64(len(s.buf))
 		s.buf = nil
 	}
+	t.sparse = make([]atomic.Pointer[[]chunkRef], len(t.Series))
 	dir := t.encodeDirectory()
 	prefixOff := off + int64(len(dir))
 	dir = t.encodePrefix(dir)
@@ -622,6 +636,7 @@ func OpenTable(path string) (*Table, error) {
 	if err := t.decodePrefix(prefix); err != "" {
 		return nil, bad(err)
 	}
+	t.sparse = make([]atomic.Pointer[[]chunkRef], len(t.Series))
 	return t, nil
 }
 
@@ -664,27 +679,93 @@ func (t *Table) Find(p archive.PMID) (lo, hi int) {
 }
 
 // ReadSeries reads the chunks of series i (see NextChunk) into buf,
-// growing it as needed. r is an open table file; nil opens the file for
-// this call.
+// growing it as needed. r is an open table file; nil uses the table's own.
 func (t *Table) ReadSeries(r io.ReaderAt, i int, buf []byte) ([]byte, error) {
+	return t.read(r, i, 0, t.Series[i].len, buf)
+}
+
+// ReadWindow reads the chunks of series i that may hold samples in
+// [mint, maxt] (ms), and perhaps a few around them, into buf: all of them
+// the first time, then only those near the window (see sparse).
+func (t *Table) ReadWindow(i int, mint, maxt int64, buf []byte) ([]byte, error) {
+	s := &t.Series[i]
+	if p := t.sparseOf(i).Load(); p != nil {
+		refs := *p
+		// The last entry starting at or before mint, and the first one
+		// starting after maxt: chunks are in time order.
+		lo := sort.Search(len(refs), func(j int) bool { return refs[j].minT > mint }) - 1
+		hi := sort.Search(len(refs), func(j int) bool { return refs[j].minT > maxt })
+		from, to := 0, s.len
+		if lo > 0 {
+			from = refs[lo].off
+		}
+		if hi < len(refs) {
+			to = refs[hi].off
+		}
+		return t.read(nil, i, from, to, buf)
+	}
+	b, err := t.read(nil, i, 0, s.len, buf)
+	if err != nil {
+		return b, err
+	}
+	var refs []chunkRef
+	for rest, n := b, 0; len(rest) > 0; n++ {
+		c, next, err := t.NextChunk(rest)
+		if err != nil {
+			return b, err
+		}
+		if n%sparseEvery == 0 {
+			refs = append(refs, chunkRef{minT: c.MinT, off: len(b) - len(rest)})
+		}
+		rest = next
+	}
+	t.sparseOf(i).Store(&refs)
+	return b, nil
+}
+
+func (t *Table) sparseOf(i int) *atomic.Pointer[[]chunkRef] { return &t.sparse[i] }
+
+// read reads bytes [from, to) of series i's region.
+func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
 	if r == nil {
-		fh, err := os.Open(t.Path)
+		f, err := t.file()
 		if err != nil {
 			return buf, err
 		}
-		defer fh.Close()
-		r = fh
+		r = f
 	}
-	if cap(buf) < s.len {
-		buf = make([]byte, s.len)
+	n := to - from
+	if cap(buf) < n {
+		buf = make([]byte, n)
 	}
-	b := buf[:s.len]
-	if _, err := r.ReadAt(b, s.off); err != nil {
+	b := buf[:n]
+	if _, err := r.ReadAt(b, s.off+int64(from)); err != nil {
 		return buf, fmt.Errorf("%s: reading series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
 	}
 	return b, nil
 }
+
+// file returns the table's open file, opening it the first time.
+func (t *Table) file() (*os.File, error) {
+	if f := t.f.Load(); f != nil {
+		return f, nil
+	}
+	f, err := os.Open(t.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !t.f.CompareAndSwap(nil, f) {
+		if g := t.f.Load(); g != nil {
+			f.Close()
+			return g, nil
+		}
+	}
+	return f, nil
+}
+
+// release drops the table's file: it closes once no reader holds it.
+func (t *Table) release() { t.f.Store(nil) }
 
 // NextChunk parses the first chunk of a series region from ReadSeries and
 // returns the rest. The chunk's Data aliases the region.
@@ -719,7 +800,13 @@ func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(
 	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
 		return buf, nil
 	}
-	b, err := t.ReadSeries(r, i, buf)
+	var b []byte
+	var err error
+	if r == nil {
+		b, err = t.ReadWindow(i, mint, maxt, buf)
+	} else {
+		b, err = t.ReadSeries(r, i, buf)
+	}
 	if err != nil {
 		return b, err
 	}

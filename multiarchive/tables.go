@@ -59,9 +59,11 @@ const defaultTail = 4 << 20
 // reading it (longer than --query.timeout's default of 2 minutes).
 const tableGrace = 10 * time.Minute
 
-// maxLoadedTables bounds the table directories kept in memory; each is
-// small (about 40 bytes a series) and re-read from disk when evicted.
-const maxLoadedTables = 256
+// maxLoadedTables bounds the table directories kept in memory (each is
+// small, about 100 bytes a series, and re-read from disk when evicted)
+// and with them the table files held open: as many again for prefix
+// tables, one per host.
+const maxLoadedTables = 128
 
 func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 	if tail <= 0 {
@@ -250,6 +252,9 @@ func (ts *tableStore) retire(current string) {
 		}
 		if _, ok := ts.superseded[p]; !ok {
 			ts.superseded[p] = now
+			if t := ts.loaded[p]; t != nil {
+				t.release()
+			}
 			delete(ts.loaded, p)
 		}
 	}
@@ -270,6 +275,9 @@ func (ts *tableStore) remember(path string, t *Table) {
 	ts.loaded[path] = t
 	ts.order = append(ts.order, path)
 	for len(ts.order) > maxLoadedTables {
+		if old := ts.loaded[ts.order[0]]; old != nil {
+			old.release()
+		}
 		delete(ts.loaded, ts.order[0])
 		ts.order = ts.order[1:]
 	}
@@ -363,9 +371,15 @@ func (ts *tableStore) findPrefix(base string) *Table {
 func (ts *tableStore) rememberPrefix(base string, t *Table) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	if old := ts.prefixes[base]; old != nil && old != t {
+		old.release()
+	}
 	ts.prefixes[base] = t
 	ts.prefixLRU = append(deleteString(ts.prefixLRU, base), base)
 	for len(ts.prefixLRU) > maxLoadedTables {
+		if old := ts.prefixes[ts.prefixLRU[0]]; old != nil {
+			old.release()
+		}
 		delete(ts.prefixes, ts.prefixLRU[0])
 		ts.prefixLRU = ts.prefixLRU[1:]
 	}
@@ -376,6 +390,7 @@ func (ts *tableStore) rememberPrefix(base string, t *Table) {
 func (ts *tableStore) forgetPrefix(base string, t *Table) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
+	t.release()
 	if ts.prefixes[base] == t {
 		delete(ts.prefixes, base)
 		ts.prefixLRU = deleteString(ts.prefixLRU, base)

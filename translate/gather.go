@@ -164,6 +164,8 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 	}
 	limit := g.q.s.opts.MaxSamples
 	n := 0
+	var instBuf []int32
+	var valBuf []float64
 	for r.Next() {
 		if n++; n&63 == 0 && ctx.Err() != nil {
 			return 0, false, ctx.Err()
@@ -199,26 +201,35 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 					res.At(rec.Time)
 				}
 			}
-			for j := 0; j < int(vs.NumVal); j++ {
-				v := rec.Value(vs, j)
-				key := instKey{vs.PMID, v.Inst}
+			// The numbers as the namespace's descriptor says (the same
+			// type as this archive's, or the set is excluded).
+			var insts []int32
+			var vals []float64
+			var bad int
+			if vs.Desc != nil && vs.Desc.Type == d.Type {
+				insts, vals, bad = rec.Floats(vs)
+			} else {
+				insts, vals, bad = rec.AppendFloats(instBuf[:0], valBuf[:0], vs, d.Type)
+				instBuf, valBuf = insts, vals
+			}
+			if bad > 0 {
+				g.warns.Add(fmt.Errorf("%s: record at offset %d of volume %d: %d bad values for %s", o.Entry.Files.Base, rec.Offset, rec.Vol, bad, d.PMID))
+			}
+			for j, f := range vals {
+				inst := insts[j]
+				key := instKey{vs.PMID, inst}
 				tg := targets[key]
 				iname, named := "", false
 				if res != nil {
-					if iname, named = res.Name(v.Inst); !named {
-						iname, named = hist.NameAnyTime(v.Inst)
+					if iname, named = res.Name(inst); !named {
+						iname, named = hist.NameAnyTime(inst)
 					}
 				}
 				if tg == nil || tg.iname != iname || tg.named != named {
-					tg = g.newTarget(host, o.Archive.Meta, mlist, v.Inst, iname, named)
+					tg = g.newTarget(host, o.Archive.Meta, mlist, inst, iname, named)
 					targets[key] = tg
 				}
 				if tg.useless {
-					continue
-				}
-				f, ok := v.Float64(d.Type)
-				if !ok {
-					g.warns.Add(fmt.Errorf("%s: record at offset %d of volume %d: bad value block for %s", o.Entry.Files.Base, rec.Offset, rec.Vol, d.PMID))
 					continue
 				}
 				for _, s := range tg.series {

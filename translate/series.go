@@ -261,7 +261,7 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 	if ts.MaxT < s.mint || ts.MinT > s.maxt || ts.Samples == 0 {
 		return nil
 	}
-	region, err := tbl.ReadSeries(nil, idx, nil) // owned by the chunks passed through
+	region, err := tbl.ReadWindow(idx, s.mint, s.maxt, nil) // owned by the chunks passed through
 	if err != nil {
 		return err
 	}
