@@ -404,6 +404,7 @@ type xzSource struct {
 	total  int64
 	cache  []*xzDecoded // most recently used first
 	ahead  []*xzDecoded // being decoded in the background
+	spare  [][]byte     // buffers of released blocks
 	last   int          // block of the last read
 }
 
@@ -447,9 +448,13 @@ func (s *xzSource) size() (int64, bool) { return s.total, true }
 func (s *xzSource) Close() error {
 	s.stopAhead()
 	for _, d := range s.cache {
-		d.release()
+		s.release(d)
 	}
 	s.cache = nil
+	for _, b := range s.spare {
+		xzBufPool.Put(&b)
+	}
+	s.spare = nil
 	if s.closer == nil {
 		return nil
 	}
@@ -464,7 +469,7 @@ func (s *xzSource) stopAhead() {
 	}
 	for _, d := range s.ahead {
 		<-d.done
-		d.release()
+		s.release(d)
 	}
 	s.ahead = s.ahead[:0]
 }
@@ -511,13 +516,13 @@ func (s *xzSource) block(i int) *xzDecoded {
 		// xzAhead blocks are decoded while this one is read. At most
 		// 1+xzAhead blocks are held.
 		for _, c := range s.cache {
-			c.release()
+			s.release(c)
 		}
 		s.cache = s.cache[:0]
 		s.readAhead(i)
 	}
 	if len(s.cache) == xzCacheBlocks {
-		s.cache[len(s.cache)-1].release()
+		s.release(s.cache[len(s.cache)-1])
 		s.cache = s.cache[:len(s.cache)-1]
 	}
 	s.cache = append([]*xzDecoded{d}, s.cache...)
@@ -540,7 +545,7 @@ func (s *xzSource) take(i int) *xzDecoded {
 			return d
 		}
 	}
-	return newXZDecoded(s.r, &s.blocks[i])
+	return s.newDecoded(i)
 }
 
 // readAhead starts decoding the xzAhead blocks after block i in the
@@ -555,7 +560,7 @@ func (s *xzSource) readAhead(i int) {
 		default:
 			return
 		}
-		d := newXZDecoded(s.r, &s.blocks[j])
+		d := s.newDecoded(j)
 		d.done = make(chan struct{})
 		s.ahead = append(s.ahead, d)
 		go func() {
@@ -598,22 +603,29 @@ var (
 	errXZLonger = errors.New("more data than the index says")
 )
 
-func newXZDecoded(f io.ReaderAt, b *xzBlock) *xzDecoded {
-	d := &xzDecoded{b: b, f: f}
-	if bp, _ := xzBufPool.Get().(*[]byte); bp != nil {
+// newDecoded starts block i in a buffer of a block released before: the
+// source's own, or another file's (xzBufPool), so that reading block
+// after block does not allocate block after block.
+func (s *xzSource) newDecoded(i int) *xzDecoded {
+	d := &xzDecoded{b: &s.blocks[i], f: s.r}
+	if k := len(s.spare); k > 0 {
+		d.buf, s.spare = s.spare[k-1], s.spare[:k-1]
+	} else if bp, _ := xzBufPool.Get().(*[]byte); bp != nil {
 		d.buf = (*bp)[:0]
 	}
 	return d
 }
 
-// release hands the buffer back for another block; d is not used again.
-func (d *xzDecoded) release() {
-	if d.buf != nil {
-		buf := d.buf[:0]
-		xzBufPool.Put(&buf)
-		d.buf = nil
+// release keeps the buffer of a block no longer wanted for the next one;
+// d is not used again.
+func (s *xzSource) release(d *xzDecoded) {
+	if d.buf != nil && len(s.spare) < xzCacheBlocks+xzAhead {
+		s.spare = append(s.spare, d.buf[:0])
+	} else if d.buf != nil {
+		b := d.buf[:0]
+		xzBufPool.Put(&b)
 	}
-	d.lz, d.in, d.sec = nil, nil, nil
+	d.buf, d.lz, d.in, d.sec = nil, nil, nil, nil
 }
 
 func (d *xzDecoded) start() error {
