@@ -57,10 +57,11 @@ func (c *xorChunker) addAll(it chunks.Iterator, budget *sampleBudget) error {
 
 // exactChunks is implemented by chunk iterators whose chunks need no
 // checking: XOR, 1 to maxSamplesPerChunk samples, MinTime and MaxTime the
-// first and last sample's, timestamps increasing through the series. This
+// first and last sample's, timestamps increasing through the series, and
+// bytes that are the caller's to keep (never reused or unmapped). This
 // project's storage guarantees that (and checksums the chunks it keeps on
-// disk), so its chunks are copied without being decoded; any other
-// storage's are decoded and checked.
+// disk), so its chunks go into frames as they are, neither decoded nor
+// copied; any other storage's are decoded, checked and copied.
 type exactChunks interface{ ExactChunks() bool }
 
 // addAllExact drains an iterator of exact chunks.
@@ -84,7 +85,7 @@ func (c *xorChunker) addAllExact(it chunks.Iterator, budget *sampleBudget) error
 			MinTimeMs: meta.MinTime,
 			MaxTimeMs: meta.MaxTime,
 			Type:      prompb.Chunk_XOR,
-			Data:      append([]byte(nil), chk.Bytes()...),
+			Data:      chk.Bytes(),
 		})
 	}
 	if err := it.Err(); err != nil {

@@ -362,8 +362,10 @@ func (it *chunkIterator) encodeAll(samples []sample) {
 
 // ExactChunks says that the chunks are what remote-read clients need as
 // they are: XOR, 1 to 120 samples, MinTime and MaxTime those of the first
-// and last sample, timestamps increasing through the series. Table chunks
-// passed through are checksummed and were made so.
+// and last sample, timestamps increasing through the series; and that
+// their bytes are the caller's to keep (each series reads its chunks into
+// a buffer of its own). Table chunks passed through are checksummed and
+// were made so.
 func (it *chunkIterator) ExactChunks() bool { return true }
 
 func (it *chunkIterator) Next() bool {
