@@ -29,13 +29,14 @@ type Options struct {
 	Logger        *slog.Logger
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
-	// TableDir, when set, is where column tables of closed archives are
-	// kept (see Table); they are built in the background after a query
-	// first reads an archive. TableSync builds them on demand instead.
+	// TableDir, when set, is where column tables of archives are kept
+	// (see Table): whole tables of closed archives, prefix tables of each
+	// host's newest; they are built in the background after a query first
+	// reads an archive. TableSync builds them on demand instead.
 	TableDir  string
 	TableSync bool
-	// TableAll also makes tables of each host's newest archive, for sets
-	// known to be complete (tests, benchmarks, copied archives).
+	// TableAll makes whole tables of each host's newest archive too, for
+	// sets known to be complete (tests, benchmarks, copied archives).
 	TableAll bool
 	// TableTail is how many bytes of records past the prefix table of a
 	// host's newest archive make it worth extending (0: 4 MiB).

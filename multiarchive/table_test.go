@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
@@ -145,4 +146,39 @@ func sameInode(t *testing.T, path string, f sourceFile) bool {
 		t.Fatal(err)
 	}
 	return id.dev == f.dev && id.ino == f.ino
+}
+
+// TestSweep: at start the table directory loses tables of other format
+// versions and temporary files of killed builds (once they are old), and
+// keeps current tables and files that are not ours.
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]bool{ // name -> kept
+		"0123456789abcdef-0123456789abcdef-v1.tbl":     false,
+		"0123456789abcdef-0123456789abcdef-v2.tbl":     true,
+		"0123456789abcdef-L0.132-v2.tbl":               true,
+		"0123456789abcdef-L0.132-v1.tbl":               false,
+		".tmp-123":                                     false,
+		".tmp-new":                                     true, // a build in progress
+		"notes.txt":                                    true,
+		"short-v1.tbl":                                 true, // not a name we make
+		"0123456789abcdef-0123456789abcdef-v1.tbl.bak": true,
+	}
+	old := time.Now().Add(-2 * tableGrace)
+	for name := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".tmp-new" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	(&tableStore{dir: dir}).sweep()
+	for name, kept := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if (err == nil) != kept {
+			t.Errorf("%s: kept %v, want %v", name, err == nil, kept)
+		}
+	}
 }

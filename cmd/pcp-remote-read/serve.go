@@ -74,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.rescan, "archive.rescan-interval", time.Minute, "how often to rescan the archive paths for new archives (0 disables; queries reaching past the newest data also rescan)")
 	fs.IntVar(&c.cacheArchives, "cache.archives", 16, "archives whose metadata is kept in memory")
 	fs.Int64Var(&c.cacheBytes, "cache.bytes", 512<<20, "bytes of archive metadata kept in memory")
-	fs.StringVar(&c.tableDir, "cache.dir", defaultTableDir(), "directory for column tables of closed archives (built in the background, safe to delete; never inside archive directories); empty disables them")
+	fs.StringVar(&c.tableDir, "cache.dir", defaultTableDir(), "directory for column tables of archives (built in the background, safe to delete; never inside archive directories); empty disables them")
 	fs.Int64Var(&c.maxSamples, "query.max-samples", ro.MaxSamplesPerQuery, "samples one query may select (0: no limit); over it a remote read fails with 400 before any data, a PromQL query with 422")
 	fs.IntVar(&c.maxConcurrent, "query.max-concurrency", ro.MaxConcurrent, "remote reads served at once (> 0; more wait up to 10s, then get 429), and PromQL queries evaluated at once (more wait within their timeout)")
 	fs.DurationVar(&c.lookbackDelta, "query.lookback-delta", adapter.DefaultLookbackDelta, "how far back PromQL looks for a sample of a series at each evaluation time (> 0)")
