@@ -182,3 +182,16 @@ func TestSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNamesAbsolute: an archive named by a relative path finds the
+// tables made when it was named by its absolute path.
+func TestTableNamesAbsolute(t *testing.T) {
+	rel := filepath.Join("..", "testdata", "archives", "v2-basic", "v2-basic")
+	abs, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if baseHash(rel) != baseHash(abs) || baseHash(abs) == baseHash(abs+"x") {
+		t.Fatalf("table names: %s for %s, %s for %s", baseHash(rel), rel, baseHash(abs), abs)
+	}
+}

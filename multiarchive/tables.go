@@ -114,8 +114,13 @@ func (ts *tableStore) sweep() {
 	}
 }
 
-// baseHash is the first part of every table name of an archive.
+// baseHash is the first part of every table name of an archive: a hash of
+// its absolute base path, so that a server started from another directory,
+// or naming the archives by a relative path, finds the same tables.
 func baseHash(base string) string {
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
 	h := fnv.New64a()
 	h.Write([]byte(base))
 	return fmt.Sprintf("%016x", h.Sum64())
