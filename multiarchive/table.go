@@ -447,6 +447,12 @@ func (t *Table) valid() bool {
 	return true
 }
 
+// Complete tells whether a prefix table covers every byte of the
+// archive's data volumes as they are now: then there is no tail to read.
+func (t *Table) Complete(a *archive.Archive) bool {
+	return t.Tail == nil || uncovered(a, t) == 0
+}
+
 // uncovered is how many bytes of the archive's data volumes prefix table t
 // does not cover (all of them when t is nil).
 func uncovered(a *archive.Archive, t *Table) int64 {

@@ -58,7 +58,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				any = false // the window ends inside this archive
 			}
 			any = any && last >= t1
-			if tbl.Tail != nil {
+			if !tbl.Complete(o.Archive) {
 				// The records the prefix table does not cover yet. A
 				// <mark> among them ends the table's series too.
 				tlast, tany, err := g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, tbl.Tail, segs)

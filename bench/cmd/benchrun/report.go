@@ -36,11 +36,15 @@ func renderMarkdown(r *results) string {
 		mib(ci.RawBytes), mib(ci.DiskBytes), ci.Spec.Days-1, ci.GenSeconds, ci.CompressSeconds)
 	fmt.Fprintf(&b, "- **TSDB**: the same %d series and %d samples exported as OpenMetrics (%s) with our archive reader, `promtool tsdb create-blocks-from openmetrics` per 2 h window, then compacted by Prometheus 3 itself: %d blocks, %s; %.0f s to backfill, %.0f s to compact\n",
 		ti.Series, ti.Samples, mib(ti.OpenMetricsBytes), ti.Blocks, mib(ti.DiskBytes), ti.ExportSeconds, ti.SettleSeconds)
-	b.WriteString("- **Workload**: \"one metric\" is `kernel_percpu_cpu_user` (one series per CPU); \"all series\" is `{hostname=\"bench-host\"}`; every range ends at the end of the week, so \"1 day\" is the newest (plain, still open) archive and longer ranges reach into the closed `.xz` days\n")
+	b.WriteString("- **Workload**: \"one metric\" is `kernel_percpu_cpu_user` (one series per CPU); \"all series\" is `{hostname=\"bench-host\"}`; every range ends at the end of the week, so \"1 day\" is the newest (plain, still open: a prefix table plus the records after it) archive and longer ranges reach into the closed `.xz` days\n")
 
 	if tb := r.Tables; tb != nil {
-		fmt.Fprintf(&b, "- **Column tables** (the server's `--cache.dir`, made fresh for this run): %d built (%d failed) in %.0f s after the first query, %s for %s of closed archives (%s uncompressed)\n",
-			tb.Built, tb.Failed, tb.Seconds, mib(tb.Bytes), mib(tb.ClosedDiskBytes), mib(tb.ClosedRawBytes))
+		prefix := ""
+		if tb.Prefix > 0 {
+			prefix = " and a prefix table of the newest day"
+		}
+		fmt.Fprintf(&b, "- **Column tables** (the server's `--cache.dir`, made fresh for this run): %d built (%d failed) for the closed days%s in %.0f s after the first query, %s in all; the closed days are %s on disk (%s uncompressed)\n",
+			tb.Built, tb.Failed, prefix, tb.Seconds, mib(tb.Bytes), mib(tb.ClosedDiskBytes), mib(tb.ClosedRawBytes))
 	} else {
 		b.WriteString("- **Column tables**: this server build has no `--cache.dir`\n")
 	}
