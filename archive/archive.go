@@ -57,9 +57,15 @@ func OpenFiles(files Files) (*Archive, error) {
 	if len(a.Meta.Descs) == 0 {
 		return nil, fmt.Errorf("%s: no metric descriptors: %w", files.Meta, ErrNoData)
 	}
-	// The first data volume's label must agree with .meta's.
-	if err := a.volumeLabel(files.Volumes[0]); err != nil {
-		return nil, err
+	// The first data volume's label must agree with .meta's. A compressed
+	// volume is checked when a reader first opens it instead (readers
+	// check every volume's label): decompressing its start costs more
+	// than the rest of opening the archive, and a query served from column
+	// tables never reads the volume.
+	if !isCompressed(files.Volumes[0].Path) {
+		if err := a.volumeLabel(files.Volumes[0]); err != nil {
+			return nil, err
+		}
 	}
 	if files.Index != "" {
 		if err := a.loadIndex(); err != nil {

@@ -602,3 +602,39 @@ func FuzzXZ(f *testing.F) {
 		}
 	})
 }
+
+// TestCompressedVolumeLabelChecked: the label of a compressed first volume
+// is checked when a reader opens it rather than by OpenFiles, and a wrong
+// one is still an error naming the file.
+func TestCompressedVolumeLabelChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, ext := range []string{".meta", ".index"} {
+		b, err := os.ReadFile("../testdata/archives/v2-basic/v2-basic" + ext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "a"+ext), b, 0o644)
+	}
+	// Another archive's volume: its label names another pmlogger.
+	other, err := os.ReadFile("../testdata/archives/v2-merged/v2-merged.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(other)
+	w.Close()
+	vol := filepath.Join(dir, "a.0.xz")
+	os.WriteFile(vol, buf.Bytes(), 0o644)
+	a, err := Open(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	r := a.NewReader(ReaderOptions{})
+	if r.Next() || r.Err() == nil || !strings.Contains(r.Err().Error(), vol) || !strings.Contains(r.Err().Error(), "differs") {
+		t.Fatalf("reading a volume whose label is another archive's: %v", r.Err())
+	}
+}
