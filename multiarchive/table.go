@@ -41,16 +41,19 @@ import (
 //
 // File layout (big-endian):
 //
-//	"PCPRRTB2"
-//	series regions: per chunk {minT i64, maxT i64, len u32, flags u8,
+//	"PCPRRTB3"
+//	series regions: per series its sparse index, every 8th chunk's
+//	                {minT i64, offset from the first chunk u32}, then
+//	                per chunk {minT i64, maxT i64, len u32, flags u8,
 //	                crc32c(XOR bytes) u32, XOR bytes}
 //	directory: per series {pmid u32, inst i32, named u8, namelen u16, name,
-//	           minT i64, maxT i64, samples u32, off i64, len u32}
+//	           minT i64, maxT i64, samples u32, off i64 (first chunk),
+//	           len u32 (of the chunks), nrefs u16}
 //	prefix: tailVol u32, tailOff i64, nfiles u16, per file {pathlen u16,
 //	        path, dev u64, ino u64, size i64, sum u32}; nfiles 0 for a
 //	        whole archive
 //	trailer: first i64, last i64 (ns), dirOff i64, nseries u32, prefixOff i64,
-//	         crc32(directory and prefix) u32, "PCPRRTB2"
+//	         crc32(directory and prefix) u32, "PCPRRTB3"
 //
 // Chunk flags say whether the chunk's first and last samples are staleness
 // markers, so that a reader can pass a chunk through without decoding it;
@@ -69,9 +72,9 @@ type Table struct {
 	// ones; the store drops it when it evicts the table, and the *os.File
 	// closes itself once no reader holds it.
 	f atomic.Pointer[os.File]
-	// sparse is, per series, every sparseEvery-th chunk's start, learnt
-	// from the first read of the series: later reads of a short window
-	// read only the chunks around it.
+	// sparse is, per series, every sparseEvery-th chunk's start, read
+	// with the series' first read: a short window reads only the chunks
+	// around it.
 	sparse []atomic.Pointer[[]chunkRef]
 }
 
@@ -93,8 +96,9 @@ type TableSeries struct {
 	IName      string
 	MinT, MaxT int64 // ms
 	Samples    int
-	off        int64
-	len        int
+	off        int64 // of the first chunk; the sparse index is before it
+	len        int   // of the chunks
+	nrefs      int   // entries in the sparse index
 }
 
 // TableChunk is one chunk of a table series.
@@ -118,10 +122,11 @@ type sourceFile struct {
 const sumLen = 4096
 
 const (
-	tableMagic   = "PCPRRTB2"
+	tableMagic   = "PCPRRTB3"
 	trailerLen   = 8 + 8 + 8 + 4 + 8 + 4 + 8
 	chunkHdrLen  = 8 + 8 + 4 + 1 + 4
-	tableVersion = 2
+	refLen       = 8 + 4
+	tableVersion = 3
 
 	chunkFirstStale = 1
 	chunkLastStale  = 2
@@ -499,10 +504,14 @@ func (t *Table) write(order []*seriesBuild) error {
 	off := int64(len(tableMagic))
 	w.WriteString(tableMagic)
 	t.Series = make([]TableSeries, 0, len(order))
+	var refs []byte
 	for _, s := range order {
 		s.cut()
+		refs = sparseIndex(refs[:0], s.buf)
+		w.Write(refs)
+		off += int64(len(refs))
 		t.Series = append(t.Series, TableSeries{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
-			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: off, len: len(s.buf)})
+			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: off, len: len(s.buf), nrefs: len(refs) / refLen})
 		w.Write(s.buf)
 		off += int64(len(s.buf))
 		s.buf = nil
@@ -530,6 +539,20 @@ func (t *Table) write(order []*seriesBuild) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), t.Path)
+}
+
+// sparseIndex appends the sparse index of a series' chunks (made by this
+// program, so well formed) to b.
+func sparseIndex(b, chunks []byte) []byte {
+	be := binary.BigEndian
+	for off, n := 0, 0; off+chunkHdrLen <= len(chunks); n++ {
+		if n%sparseEvery == 0 {
+			b = be.AppendUint64(b, be.Uint64(chunks[off:]))
+			b = be.AppendUint32(b, uint32(off))
+		}
+		off += chunkHdrLen + int(be.Uint32(chunks[off+16:]))
+	}
+	return b
 }
 
 func (t *Table) encodePrefix(b []byte) []byte {
@@ -570,6 +593,7 @@ func (t *Table) encodeDirectory() []byte {
 		b = be.AppendUint32(b, uint32(s.Samples))
 		b = be.AppendUint64(b, uint64(s.off))
 		b = be.AppendUint32(b, uint32(s.len))
+		b = be.AppendUint16(b, uint16(s.nrefs))
 	}
 	return b
 }
@@ -614,7 +638,7 @@ func OpenTable(path string) (*Table, error) {
 		return nil, bad("directory checksum")
 	}
 	dir, prefix := dir[:prefixOff-dirOff], dir[prefixOff-dirOff:]
-	if n > len(dir)/39 {
+	if n > len(dir)/41 {
 		return nil, bad("series count")
 	}
 	t.Series = make([]TableSeries, 0, n)
@@ -625,7 +649,7 @@ func OpenTable(path string) (*Table, error) {
 		s := TableSeries{PMID: archive.PMID(be.Uint32(dir)), Inst: int32(be.Uint32(dir[4:])), Named: dir[8] == 1}
 		nl := int(be.Uint16(dir[9:]))
 		dir = dir[11:]
-		if len(dir) < nl+32 {
+		if len(dir) < nl+34 {
 			return nil, bad("directory truncated")
 		}
 		s.IName = string(dir[:nl])
@@ -633,8 +657,9 @@ func OpenTable(path string) (*Table, error) {
 		s.MinT, s.MaxT = int64(be.Uint64(dir)), int64(be.Uint64(dir[8:]))
 		s.Samples = int(be.Uint32(dir[16:]))
 		s.off, s.len = int64(be.Uint64(dir[20:])), int(be.Uint32(dir[28:]))
-		dir = dir[32:]
-		if s.off < int64(len(tableMagic)) || s.off+int64(s.len) > dirOff {
+		s.nrefs = int(be.Uint16(dir[32:]))
+		dir = dir[34:]
+		if s.off-int64(s.nrefs*refLen) < int64(len(tableMagic)) || s.off+int64(s.len) > dirOff {
 			return nil, bad("series region outside the file")
 		}
 		t.Series = append(t.Series, s)
@@ -691,42 +716,57 @@ func (t *Table) ReadSeries(r io.ReaderAt, i int, buf []byte) ([]byte, error) {
 }
 
 // ReadWindow reads the chunks of series i that may hold samples in
-// [mint, maxt] (ms), and perhaps a few around them, into buf: all of them
-// the first time, then only those near the window (see sparse).
+// [mint, maxt] (ms), and perhaps a few around them, into buf, using the
+// series' sparse index (read from the file the first time).
 func (t *Table) ReadWindow(i int, mint, maxt int64, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
-	if p := t.sparseOf(i).Load(); p != nil {
-		refs := *p
-		// The last entry starting at or before mint, and the first one
-		// starting after maxt: chunks are in time order.
-		lo := sort.Search(len(refs), func(j int) bool { return refs[j].minT > mint }) - 1
-		hi := sort.Search(len(refs), func(j int) bool { return refs[j].minT > maxt })
-		from, to := 0, s.len
-		if lo > 0 {
-			from = refs[lo].off
-		}
-		if hi < len(refs) {
-			to = refs[hi].off
-		}
-		return t.read(nil, i, from, to, buf)
-	}
-	b, err := t.read(nil, i, 0, s.len, buf)
-	if err != nil {
-		return b, err
-	}
-	var refs []chunkRef
-	for rest, n := b, 0; len(rest) > 0; n++ {
-		c, next, err := t.NextChunk(rest)
+	p := t.sparseOf(i).Load()
+	if p == nil {
+		refs, err := t.readSparse(i)
 		if err != nil {
-			return b, err
+			return buf, err
 		}
-		if n%sparseEvery == 0 {
-			refs = append(refs, chunkRef{minT: c.MinT, off: len(b) - len(rest)})
-		}
-		rest = next
+		t.sparseOf(i).Store(&refs)
+		p = &refs
 	}
-	t.sparseOf(i).Store(&refs)
-	return b, nil
+	refs := *p
+	// The last entry starting at or before mint, and the first one
+	// starting after maxt: chunks are in time order.
+	lo := sort.Search(len(refs), func(j int) bool { return refs[j].minT > mint }) - 1
+	hi := sort.Search(len(refs), func(j int) bool { return refs[j].minT > maxt })
+	from, to := 0, s.len
+	if lo > 0 {
+		from = refs[lo].off
+	}
+	if hi < len(refs) {
+		to = refs[hi].off
+	}
+	return t.read(nil, i, from, to, buf)
+}
+
+// readSparse reads and checks the sparse index of series i.
+func (t *Table) readSparse(i int) ([]chunkRef, error) {
+	s := &t.Series[i]
+	if s.nrefs == 0 {
+		return nil, nil
+	}
+	f, err := t.file()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, s.nrefs*refLen)
+	if _, err := f.ReadAt(b, s.off-int64(len(b))); err != nil {
+		return nil, fmt.Errorf("%s: reading the index of series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
+	}
+	refs := make([]chunkRef, s.nrefs)
+	be := binary.BigEndian
+	for j := range refs {
+		refs[j] = chunkRef{minT: int64(be.Uint64(b[j*refLen:])), off: int(be.Uint32(b[j*refLen+8:]))}
+		if j == 0 && refs[j].off != 0 || j > 0 && (refs[j].off <= refs[j-1].off || refs[j].minT < refs[j-1].minT) || refs[j].off >= s.len {
+			return nil, fmt.Errorf("%s: damaged index of series %s/%d", t.Path, s.PMID, s.Inst)
+		}
+	}
+	return refs, nil
 }
 
 func (t *Table) sparseOf(i int) *atomic.Pointer[[]chunkRef] { return &t.sparse[i] }

@@ -1,6 +1,7 @@
 package multiarchive
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -56,6 +57,26 @@ func TestTableRoundTrip(t *testing.T) {
 			if n != read.Series[i].Samples {
 				t.Fatalf("%s series %d: %d samples in chunks, %d in the directory", name, i, n, read.Series[i].Samples)
 			}
+			// Windows read through the sparse index give what the
+			// whole series gives inside them.
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := read.Series[i]
+			for _, w := range [][2]int64{{ts.MinT, ts.MaxT}, {ts.MinT + (ts.MaxT-ts.MinT)/3, ts.MinT + (ts.MaxT-ts.MinT)/2}, {ts.MaxT, ts.MaxT}, {ts.MinT - 1, ts.MinT}} {
+				var whole, window []int64
+				if _, err := read.Each(f, i, w[0], w[1], nil, func(t int64, _ float64) { whole = append(whole, t) }); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := read.Each(nil, i, w[0], w[1], nil, func(t int64, _ float64) { window = append(window, t) }); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(whole, window) || w[0] == ts.MinT && len(whole) == 0 {
+					t.Fatalf("%s series %d window %v: %v through the index, %v from the whole series", name, i, w, window, whole)
+				}
+			}
+			f.Close()
 		}
 	}
 }
@@ -153,25 +174,26 @@ func sameInode(t *testing.T, path string, f sourceFile) bool {
 // keeps current tables and files that are not ours.
 func TestSweep(t *testing.T) {
 	dir := t.TempDir()
+	cur, old := fmt.Sprintf("-v%d.tbl", tableVersion), fmt.Sprintf("-v%d.tbl", tableVersion-1)
 	files := map[string]bool{ // name -> kept
-		"0123456789abcdef-0123456789abcdef-v1.tbl":     false,
-		"0123456789abcdef-0123456789abcdef-v2.tbl":     true,
-		"0123456789abcdef-L0.132-v2.tbl":               true,
-		"0123456789abcdef-L0.132-v1.tbl":               false,
-		".tmp-123":                                     false,
-		".tmp-new":                                     true, // a build in progress
-		"notes.txt":                                    true,
-		"short-v1.tbl":                                 true, // not a name we make
-		"0123456789abcdef-0123456789abcdef-v1.tbl.bak": true,
+		"0123456789abcdef-0123456789abcdef" + old: false,
+		"0123456789abcdef-0123456789abcdef" + cur: true,
+		"0123456789abcdef-L0.132" + cur:           true,
+		"0123456789abcdef-L0.132" + old:           false,
+		".tmp-123":                                false,
+		".tmp-new":                                true, // a build in progress
+		"notes.txt":                               true,
+		"short" + old:                             true, // not a name we make
+		"0123456789abcdef-0123456789abcdef" + old + ".bak": true,
 	}
-	old := time.Now().Add(-2 * tableGrace)
+	then := time.Now().Add(-2 * tableGrace)
 	for name := range files {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if name != ".tmp-new" {
-			os.Chtimes(p, old, old)
+			os.Chtimes(p, then, then)
 		}
 	}
 	(&tableStore{dir: dir}).sweep()
