@@ -58,10 +58,11 @@ func (c *xorChunker) addAll(it chunks.Iterator, budget *sampleBudget) error {
 // exactChunks is implemented by chunk iterators whose chunks need no
 // checking: XOR, 1 to maxSamplesPerChunk samples, MinTime and MaxTime the
 // first and last sample's, timestamps increasing through the series, and
-// bytes that are the caller's to keep (never reused or unmapped). This
-// project's storage guarantees that (and checksums the chunks it keeps on
-// disk), so its chunks go into frames as they are, neither decoded nor
-// copied; any other storage's are decoded, checked and copied.
+// bytes that stay valid until the iterator is reused for the next series
+// (frames are made before that). This project's storage guarantees that
+// (and checksums the chunks it keeps on disk), so its chunks go into
+// frames as they are, neither decoded nor copied; any other storage's are
+// decoded, checked and copied.
 type exactChunks interface{ ExactChunks() bool }
 
 // addAllExact drains an iterator of exact chunks.

@@ -84,6 +84,7 @@ type stream struct {
 	frames  int   // frames written
 	samples int64 // samples in them
 	budget  sampleBudget
+	scratch []byte // the frame being written, once started
 }
 
 type pendingFrame struct {
@@ -97,11 +98,20 @@ func (st *stream) count() {
 }
 
 // frame queues or writes one frame; false means the stream was aborted.
+// Once the stream has started, frames are written as they are made, so
+// one buffer serves them all.
 func (st *stream) frame(qi int, cs *prompb.ChunkedSeries, samples int64) bool {
-	b, err := appendFrame(nil, frameMessage(qi, cs))
+	var dst []byte
+	if st.started {
+		dst = st.scratch[:0]
+	}
+	b, err := appendFrame(dst, frameMessage(qi, cs))
 	if err != nil {
 		st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
 		return false
+	}
+	if st.started {
+		st.scratch = b
 	}
 	if !st.started {
 		st.pending = append(st.pending, pendingFrame{b, samples})

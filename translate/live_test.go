@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
@@ -132,9 +133,10 @@ func fingerprintIn(t *testing.T, set *multiarchive.Set, chunked bool, mint, maxt
 	}
 	q, _ := st.ChunkQuerier(mint, maxt)
 	ss := q.Select(context.Background(), true, nil, m)
+	var it chunks.Iterator // reused from series to series, as the adapter does
 	for ss.Next() {
 		head := fmt.Sprintf("%s\n", ss.At().Labels())
-		it := ss.At().Iterator(nil)
+		it = ss.At().Iterator(it)
 		last := int64(math.MinInt64)
 		for it.Next() {
 			c := it.At()

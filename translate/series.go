@@ -170,8 +170,17 @@ func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 // column tables that lie wholly inside the window go out as they are, and
 // only the rest is decoded and encoded again; otherwise the series is
 // materialized and encoded.
-func (c *chunkSeries) Iterator(chunks.Iterator) chunks.Iterator {
+//
+// An iterator passed back in (Prometheus' reuse convention: the caller is
+// done with it) lends its read buffers to the new one, so streaming many
+// series does not allocate a region buffer per series.
+func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
 	it := &chunkIterator{s: c.s}
+	if o, ok := old.(*chunkIterator); ok {
+		it.free, o.used = append(o.free, o.used...), nil
+		it.chunks = o.chunks[:0]
+		o.chunks, o.free = nil, nil
+	}
 	if c.s.segs == nil || !c.s.ordered() {
 		it.encodeAll(c.s.materialize())
 		return it
@@ -183,6 +192,8 @@ func (c *chunkSeries) Iterator(chunks.Iterator) chunks.Iterator {
 type chunkIterator struct {
 	s      *series
 	chunks []chunks.Meta
+	// Buffers holding table chunks passed through, and spare ones.
+	used, free [][]byte
 	cur    chunks.Meta
 	err    error
 
@@ -261,10 +272,15 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 	if ts.MaxT < s.mint || ts.MinT > s.maxt || ts.Samples == 0 {
 		return nil
 	}
-	region, err := tbl.ReadWindow(idx, s.mint, s.maxt, nil) // owned by the chunks passed through
+	var buf []byte
+	if n := len(it.free); n > 0 {
+		buf, it.free = it.free[n-1], it.free[:n-1]
+	}
+	region, err := tbl.ReadWindow(idx, s.mint, s.maxt, buf) // the chunks passed through point into it
 	if err != nil {
 		return err
 	}
+	it.used = append(it.used, region[:cap(region)])
 	for len(region) > 0 {
 		var c multiarchive.TableChunk
 		if c, region, err = tbl.NextChunk(region); err != nil {
@@ -363,9 +379,8 @@ func (it *chunkIterator) encodeAll(samples []sample) {
 // ExactChunks says that the chunks are what remote-read clients need as
 // they are: XOR, 1 to 120 samples, MinTime and MaxTime those of the first
 // and last sample, timestamps increasing through the series; and that
-// their bytes are the caller's to keep (each series reads its chunks into
-// a buffer of its own). Table chunks passed through are checksummed and
-// were made so.
+// their bytes stay valid until the iterator is handed back to Iterator.
+// Table chunks passed through are checksummed and were made so.
 func (it *chunkIterator) ExactChunks() bool { return true }
 
 func (it *chunkIterator) Next() bool {
