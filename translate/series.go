@@ -194,8 +194,8 @@ type chunkIterator struct {
 	chunks []chunks.Meta
 	// Buffers holding table chunks passed through, and spare ones.
 	used, free [][]byte
-	cur    chunks.Meta
-	err    error
+	cur        chunks.Meta
+	err        error
 
 	// The rule of materialize, applied on the way.
 	lastT      int64
