@@ -271,7 +271,9 @@ func (s *streamSource) readErr(err error) error {
 // arrives so that no length field can make it allocate more than the file holds.
 func readAll(src source) ([]byte, error) {
 	var buf []byte
-	chunkSize := int64(256 << 10)
+	// Unknown sizes are compressed .meta files, tens to hundreds of KB:
+	// a small chunk keeps opening an archive from costing a big buffer.
+	chunkSize := int64(32 << 10)
 	if n, ok := src.size(); ok && n < 1<<31 {
 		// An .xz index states the size before anything is decoded: do
 		// not trust it with more than 64 MiB up front.
