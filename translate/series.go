@@ -330,6 +330,12 @@ func (it *chunkIterator) add(t int64, v float64) {
 	} else {
 		it.realBefore = true
 	}
+	it.encode(t, v)
+}
+
+// encode appends a sample to the chunk being encoded, cutting it at
+// maxChunkSamples.
+func (it *chunkIterator) encode(t int64, v float64) {
 	if it.enc != nil && it.enc.NumSamples() >= maxChunkSamples {
 		it.cut() // before lastT moves on: it is the chunk's MaxTime
 	}
@@ -358,20 +364,9 @@ func (it *chunkIterator) cut() {
 // encodeAll makes the chunks of materialized samples.
 func (it *chunkIterator) encodeAll(samples []sample) {
 	for _, x := range samples {
-		if it.enc != nil && it.enc.NumSamples() >= maxChunkSamples {
-			it.cut()
+		if it.encode(x.t, x.v); it.err != nil {
+			return
 		}
-		if it.enc == nil {
-			it.enc = chunkenc.NewXORChunk()
-			app, err := it.enc.Appender()
-			if err != nil {
-				it.err = err
-				return
-			}
-			it.app, it.encMin = app, x.t
-		}
-		it.app.Append(0, x.t, x.v)
-		it.lastT = x.t
 	}
 	it.cut()
 }
