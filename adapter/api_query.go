@@ -28,27 +28,9 @@ func (a *api) query(r *http.Request) apiResult {
 	if err != nil {
 		return invalidParam(err, "time")
 	}
-	ctx := r.Context()
-	if to := r.FormValue("timeout"); to != "" {
-		timeout, err := parseDuration(to)
-		if err != nil {
-			return invalidParam(err, "timeout")
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	opts, err := queryOpts(r)
-	if err != nil {
-		return apiResult{err: badData(err)}
-	}
-	qry, qerr := a.newQuery(ctx, func(ctx context.Context) (promql.Query, error) {
+	return a.run(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
 		return a.engine.NewInstantQuery(ctx, a.queryable, opts, r.FormValue("query"), ts)
 	})
-	if qerr != nil {
-		return apiResult{err: qerr}
-	}
-	return a.exec(ctx, r, qry, limit)
 }
 
 // queryRange is /api/v1/query_range.
@@ -78,6 +60,15 @@ func (a *api) queryRange(r *http.Request) apiResult {
 	if end.Sub(start)/step > maxPointsPerSeries {
 		return apiResult{err: badData(errors.New("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"))}
 	}
+	return a.run(r, limit, func(ctx context.Context, opts promql.QueryOpts) (promql.Query, error) {
+		return a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
+	})
+}
+
+// run is what the instant and range handlers share once their own
+// parameters are read: the request's timeout, the engine's options, making
+// the query (see newQuery) and running it.
+func (a *api) run(r *http.Request, limit int, build func(context.Context, promql.QueryOpts) (promql.Query, error)) apiResult {
 	ctx := r.Context()
 	if to := r.FormValue("timeout"); to != "" {
 		timeout, err := parseDuration(to)
@@ -92,9 +83,7 @@ func (a *api) queryRange(r *http.Request) apiResult {
 	if err != nil {
 		return apiResult{err: badData(err)}
 	}
-	qry, qerr := a.newQuery(ctx, func(ctx context.Context) (promql.Query, error) {
-		return a.engine.NewRangeQuery(ctx, a.queryable, opts, r.FormValue("query"), start, end, step)
-	})
+	qry, qerr := a.newQuery(ctx, func(ctx context.Context) (promql.Query, error) { return build(ctx, opts) })
 	if qerr != nil {
 		return apiResult{err: qerr}
 	}
