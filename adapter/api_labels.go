@@ -18,6 +18,37 @@ import (
 // Func == "series" path), so they cost no sample reads. Without start and
 // end they cover all time, which the storage clamps to the archives (§2.4).
 
+// window is what the series and label endpoints share: limit, the start
+// and end (ms; all time when absent) and the match[] sets.
+type window struct {
+	limit      int
+	mint, maxt int64
+	sets       [][]*labels.Matcher
+}
+
+// parseWindow reads a window's parameters; on error it names the
+// parameter at fault.
+func (a *api) parseWindow(r *http.Request) (window, string, error) {
+	var w window
+	var err error
+	if w.limit, err = parseLimit(r.FormValue("limit")); err != nil {
+		return w, "limit", err
+	}
+	start, err := parseTimeParam(r, "start", minTime)
+	if err != nil {
+		return w, "start", err
+	}
+	end, err := parseTimeParam(r, "end", maxTime)
+	if err != nil {
+		return w, "end", err
+	}
+	if w.sets, err = a.parseMatchers(r.Form["match[]"]); err != nil {
+		return w, "match[]", err
+	}
+	w.mint, w.maxt = timestamp.FromTime(start), timestamp.FromTime(end)
+	return w, "", nil
+}
+
 // series is /api/v1/series.
 func (a *api) series(r *http.Request) apiResult {
 	if err := r.ParseForm(); err != nil {
@@ -26,23 +57,11 @@ func (a *api) series(r *http.Request) apiResult {
 	if len(r.Form["match[]"]) == 0 {
 		return apiResult{err: badData(errors.New("no match[] parameter provided"))}
 	}
-	limit, err := parseLimit(r.FormValue("limit"))
+	w, param, err := a.parseWindow(r)
 	if err != nil {
-		return invalidParam(err, "limit")
+		return invalidParam(err, param)
 	}
-	start, err := parseTimeParam(r, "start", minTime)
-	if err != nil {
-		return invalidParam(err, "start")
-	}
-	end, err := parseTimeParam(r, "end", maxTime)
-	if err != nil {
-		return invalidParam(err, "end")
-	}
-	sets, err := a.parseMatchers(r.Form["match[]"])
-	if err != nil {
-		return invalidParam(err, "match[]")
-	}
-	mint, maxt := timestamp.FromTime(start), timestamp.FromTime(end)
+	limit, sets, mint, maxt := w.limit, w.sets, w.mint, w.maxt
 	q, err := a.queryable.Querier(mint, maxt)
 	if err != nil {
 		return apiResult{err: engineError(err)}
@@ -90,23 +109,15 @@ func (a *api) labelNames(r *http.Request) apiResult {
 // start, end, match[]) and one querier over the window, the union of the
 // lookup over every match[] set, cut to the limit.
 func (a *api) labelList(r *http.Request, lookup func(storage.Querier, *storage.LabelHints, []*labels.Matcher) ([]string, annotations.Annotations, error)) apiResult {
-	limit, err := parseLimit(r.FormValue("limit"))
+	w, param, err := a.parseWindow(r)
 	if err != nil {
-		return invalidParam(err, "limit")
+		if param == "match[]" {
+			return apiResult{err: badData(err)} // these endpoints answer bad matchers with bad_data
+		}
+		return invalidParam(err, param)
 	}
-	start, err := parseTimeParam(r, "start", minTime)
-	if err != nil {
-		return invalidParam(err, "start")
-	}
-	end, err := parseTimeParam(r, "end", maxTime)
-	if err != nil {
-		return invalidParam(err, "end")
-	}
-	sets, err := a.parseMatchers(r.Form["match[]"])
-	if err != nil {
-		return apiResult{err: badData(err)}
-	}
-	q, err := a.queryable.Querier(timestamp.FromTime(start), timestamp.FromTime(end))
+	limit, sets := w.limit, w.sets
+	q, err := a.queryable.Querier(w.mint, w.maxt)
 	if err != nil {
 		return apiResult{err: engineError(err)}
 	}
