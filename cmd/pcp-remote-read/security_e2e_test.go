@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,12 +66,27 @@ func fdFiles(pid int) map[string]int64 {
 		if err != nil {
 			continue
 		}
+		// The descriptor may have been closed and reused (say by a
+		// socket, opened read-write) between the two reads: count the
+		// flags only when the link is unchanged after them and fdinfo's
+		// inode is the file's.
+		if again, err := os.Readlink(filepath.Join(dir, e.Name())); err != nil || again != target {
+			continue
+		}
+		var flags, ino int64 = -1, -1
 		for _, line := range strings.Split(string(info), "\n") {
 			if v, ok := strings.CutPrefix(line, "flags:"); ok {
-				flags, _ := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
-				out[target] = flags
+				flags, _ = strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+			}
+			if v, ok := strings.CutPrefix(line, "ino:"); ok {
+				ino, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			}
 		}
+		var st syscall.Stat_t
+		if flags < 0 || syscall.Stat(target, &st) != nil || ino >= 0 && int64(st.Ino) != ino {
+			continue
+		}
+		out[target] = flags
 	}
 	return out
 }
