@@ -177,9 +177,16 @@ func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
 	it := &chunkIterator{s: c.s}
 	if o, ok := old.(*chunkIterator); ok {
-		it.free, o.used = append(o.free, o.used...), nil
-		it.chunks = o.chunks[:0]
-		o.chunks, o.free = nil, nil
+		// Spare buffers are taken from the end: the buffer series k
+		// used for its first table comes back first, so each table
+		// position tends to get a buffer already of its size.
+		it.free = o.free
+		for i := len(o.used) - 1; i >= 0; i-- {
+			it.free = append(it.free, o.used[i])
+		}
+		clear(o.chunks) // drop references to the old chunks' data
+		it.chunks, it.spare = o.chunks[:0], o.spare
+		*o = chunkIterator{s: o.s} // spent: Next is false, Err as before
 	}
 	if c.s.segs == nil || !c.s.ordered() {
 		it.encodeAll(c.s.materialize())
@@ -192,10 +199,15 @@ func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
 type chunkIterator struct {
 	s      *series
 	chunks []chunks.Meta
+	next   int // of chunks: chunks keeps its start so that it can be reused
 	// Buffers holding table chunks passed through, and spare ones.
 	used, free [][]byte
-	cur        chunks.Meta
-	err        error
+	// Chunk headers for the chunks passed through, reused like the
+	// buffers: spare[:nspare] are in use.
+	spare  []*chunkenc.XORChunk
+	nspare int
+	cur    chunks.Meta
+	err    error
 
 	// The rule of materialize, applied on the way.
 	lastT      int64
@@ -290,10 +302,7 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 			continue
 		}
 		if c.MinT >= s.mint && c.MaxT <= s.maxt && (!it.kept || c.MinT > it.lastT) && (!c.FirstStale || it.realBefore) {
-			xc, err := chunkenc.FromData(chunkenc.EncXOR, c.Data)
-			if err != nil {
-				return fmt.Errorf("%s: series %s/%d: %w", tbl.Path, ts.PMID, ts.Inst, err)
-			}
+			xc := it.passChunk(c.Data)
 			it.cut()
 			it.chunks = append(it.chunks, chunks.Meta{Chunk: xc, MinTime: c.MinT, MaxTime: c.MaxT})
 			it.lastT, it.kept, it.realBefore = c.MaxT, true, !c.LastStale
@@ -315,6 +324,18 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 		}
 	}
 	return nil
+}
+
+// passChunk wraps the bytes of a table chunk passed through in a chunk
+// header, a spare one when there is one.
+func (it *chunkIterator) passChunk(data []byte) *chunkenc.XORChunk {
+	if it.nspare == len(it.spare) {
+		it.spare = append(it.spare, new(chunkenc.XORChunk))
+	}
+	xc := it.spare[it.nspare]
+	it.nspare++
+	xc.Reset(data)
+	return xc
 }
 
 // add applies materialize's rule to one sample and encodes what is kept.
@@ -379,10 +400,11 @@ func (it *chunkIterator) encodeAll(samples []sample) {
 func (it *chunkIterator) ExactChunks() bool { return true }
 
 func (it *chunkIterator) Next() bool {
-	if len(it.chunks) == 0 || it.err != nil {
+	if it.next >= len(it.chunks) || it.err != nil {
 		return false
 	}
-	it.cur, it.chunks = it.chunks[0], it.chunks[1:]
+	it.cur = it.chunks[it.next]
+	it.next++
 	return true
 }
 
