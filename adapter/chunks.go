@@ -33,9 +33,11 @@ type xorChunker struct {
 	it chunkenc.Iterator // reused across chunks
 }
 
-// reset prepares the chunker for the next series, keeping the iterator.
+// reset prepares the chunker for the next series, keeping the iterator
+// and the room of out (the last series' frame is written by now).
 func (c *xorChunker) reset() {
-	*c = xorChunker{it: c.it}
+	clear(c.out) // drop references to the last series' chunk bytes
+	*c = xorChunker{it: c.it, out: c.out[:0]}
 }
 
 // addAll drains a series' chunk iterator.

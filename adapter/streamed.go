@@ -21,9 +21,11 @@ const framesPerFlush = 8
 // sample limit is checked before that anyway, at Select. A larger one
 // streams, holding one series at a time, so its memory stays flat however
 // long the range; a failure after that (a series too large for one frame,
-// an unreadable table) ends the stream cut short. 1 MiB keeps the peak
-// memory of a long range within a few MiB of a short one's.
-const streamBuffer = 1 << 20
+// an unreadable table) ends the stream cut short. 256 KiB holds the
+// answer to a short query whole, and keeps a long range's peak memory
+// within a few MiB of a short one's: what is held back counts twice, as
+// the garbage collector lets the heap grow to twice what is live.
+const streamBuffer = 256 << 10
 
 // serveStreamed answers with STREAMED_XOR_CHUNKS frames (§5): one whole
 // series per frame, series sorted. Select is lazy in this project's storage
