@@ -717,9 +717,14 @@ func (t *Table) ReadSeries(r io.ReaderAt, i int, buf []byte) ([]byte, error) {
 
 // ReadWindow reads the chunks of series i that may hold samples in
 // [mint, maxt] (ms), and perhaps a few around them, into buf, using the
-// series' sparse index (read from the file the first time).
+// series' sparse index (read from the file the first time). A window
+// that holds the whole series needs no index: it is neither read nor kept,
+// so that long queries over many series do not fill memory with indexes.
 func (t *Table) ReadWindow(i int, mint, maxt int64, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
+	if mint <= s.MinT && maxt >= s.MaxT {
+		return t.read(nil, i, 0, s.len, buf)
+	}
 	p := t.sparseOf(i).Load()
 	if p == nil {
 		refs, err := t.readSparse(i)
@@ -783,7 +788,9 @@ func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error)
 	}
 	n := to - from
 	if cap(buf) < n {
-		buf = make([]byte, n)
+		// Room to spare: buffers are handed from series to series,
+		// whose regions differ a little in size.
+		buf = make([]byte, n, n+n/8+256)
 	}
 	b := buf[:n]
 	if _, err := r.ReadAt(b, s.off+int64(from)); err != nil {
