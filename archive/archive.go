@@ -4,12 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
+	"sync"
 )
 
-// Archive is one PCP archive opened for reading: its label, metadata and
-// index are loaded; data volumes are opened by Readers as they need them.
+// Archive is one PCP archive opened for reading: its label and metadata
+// are loaded; the index is read when a Reader first seeks, and data volumes
+// are opened by Readers as they need them.
 //
 // An Archive may be read by several Readers at once. Refresh (for archives
 // pmlogger is still writing) must not run concurrently with Readers or other
@@ -18,8 +21,66 @@ type Archive struct {
 	Files    Files
 	Label    Label // of the .meta file; all files agree on version, pid and host
 	Meta     *Meta
-	Index    []IndexEntry
 	Warnings []string // problems that did not stop the archive being read
+
+	index *lazyIndex
+}
+
+// lazyIndex is the temporal index, decoded on first use: a server keeps
+// many archives open whose queries column tables answer, which never seek.
+type lazyIndex struct {
+	mu      sync.Mutex
+	done    bool
+	entries []IndexEntry
+}
+
+// Index returns the archive's temporal index (nil without a usable one),
+// reading the .index file the first time. Open has checked its label; a
+// file that cannot be read now is no index, as the index is only a hint.
+func (a *Archive) Index() []IndexEntry {
+	x := a.index
+	if x == nil {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.done {
+		x.done = true
+		x.entries, _ = a.loadIndex()
+	}
+	return x.entries
+}
+
+// checkIndex checks the label of .index at open, so that an index that
+// does not belong to the archive is reported then, and readies the lazy
+// load.
+func (a *Archive) checkIndex() error {
+	a.index = &lazyIndex{done: true}
+	if a.Files.Index == "" {
+		return nil
+	}
+	src, err := openSource(a.Files.Index)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	// The longest label: a label of the other version is then read
+	// whole, and reported as what it is.
+	b := make([]byte, labelLenV3)
+	n, err := src.ReadAt(b, 0)
+	if err != nil && err != io.EOF {
+		return err
+	}
+	// A short file: parseLabel says what is wrong with it.
+	l, err := parseLabel(b[:n], a.Files.Index, volIndex)
+	if err != nil {
+		return err
+	}
+	if err := checkLabels(a.Label, a.Files.Meta, l, a.Files.Index); err != nil {
+		return err
+	}
+	a.index.done = false
+	return nil
 }
 
 // Open opens the archive named by a base name or any of its files.
@@ -67,12 +128,9 @@ func OpenFiles(files Files) (*Archive, error) {
 			return nil, err
 		}
 	}
-	if files.Index != "" {
-		if err := a.loadIndex(); err != nil {
-			// The index is only a seek hint: read on without it.
-			a.Warnings = append(a.Warnings, "index ignored: "+err.Error())
-			a.Index = nil
-		}
+	if err := a.checkIndex(); err != nil {
+		// The index is only a seek hint: read on without it.
+		a.Warnings = append(a.Warnings, "index ignored: "+err.Error())
 	}
 	return a, nil
 }
@@ -92,25 +150,25 @@ func (a *Archive) loadMeta(buf []byte) error {
 	return err
 }
 
-func (a *Archive) loadIndex() error {
+// loadIndex reads and decodes the whole .index file.
+func (a *Archive) loadIndex() ([]IndexEntry, error) {
 	src, err := openSource(a.Files.Index)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer src.Close()
 	buf, err := readAll(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l, err := parseLabel(buf, a.Files.Index, volIndex)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkLabels(a.Label, a.Files.Meta, l, a.Files.Index); err != nil {
-		return err
+		return nil, err
 	}
-	a.Index = decodeIndex(buf, l.Version)
-	return nil
+	return decodeIndex(buf, l.Version), nil
 }
 
 // volumeLabel reads and checks the label of a data volume.
@@ -169,10 +227,8 @@ func (a *Archive) Refresh() error {
 	if err := a.loadMeta(buf); err != nil {
 		return err
 	}
-	if files.Index != "" {
-		if err := a.loadIndex(); err != nil {
-			a.Index = nil
-		}
+	if a.checkIndex() != nil {
+		a.index = &lazyIndex{done: true} // read on without it
 	}
 	return nil
 }
@@ -287,17 +343,17 @@ func (r *Reader) Pos() Position {
 // offset is stamped no later than the entry (LOGARCHIVE(5)), so starting at
 // the last entry stamped before t skips nothing that is wanted.
 func (r *Reader) seek(t int64) {
-	idx := r.a.Index
+	idx := r.a.Index()
 	r.seekEntry(sort.Search(len(idx), func(i int) bool { return idx[i].Time >= t }) - 1)
 }
 
 // seekEntry positions the reader at index entry i, or the nearest usable
 // entry before it, or (with none) at the start of the archive.
 func (r *Reader) seekEntry(i int) {
-	vols := r.a.Files.Volumes
+	vols, idx := r.a.Files.Volumes, r.a.Index()
 	r.vi, r.off, r.hinted = 0, int64(labelLen(r.a.Label.Version)), false
 	for ; i >= 0; i-- {
-		e := r.a.Index[i]
+		e := idx[i]
 		if e.Time >= r.opt.Start {
 			continue // a damaged index need not be sorted
 		}
@@ -400,7 +456,7 @@ func (r *Reader) hintOK() bool {
 	if r.a.Label.Version == 3 {
 		t = v3Time(buf[4:])
 	}
-	return t <= r.a.Index[r.hint].Time
+	return t <= r.a.Index()[r.hint].Time
 }
 
 // rejectHint drops an index hint that failed its check. It tries an earlier
@@ -526,8 +582,10 @@ func Probe(files Files) (Label, []IndexEntry, error) {
 		return l, nil, err
 	}
 	a := &Archive{Files: files, Label: l}
-	if files.Index != "" && a.loadIndex() == nil {
-		return l, a.Index, nil
+	if files.Index != "" {
+		if idx, err := a.loadIndex(); err == nil {
+			return l, idx, nil
+		}
 	}
 	return l, nil, nil
 }
@@ -535,8 +593,8 @@ func Probe(files Files) (Label, []IndexEntry, error) {
 // End returns the time of the last record in the archive, reading only the
 // tail of the last volume when the index locates it.
 func (a *Archive) End() (int64, error) {
-	if n := len(a.Index); n > 0 {
-		end, found, err := a.scanEnd(a.Index[n-1].Time)
+	if idx := a.Index(); len(idx) > 0 {
+		end, found, err := a.scanEnd(idx[len(idx)-1].Time)
 		if found || err != nil {
 			return end, err
 		}

@@ -771,8 +771,8 @@ func TestLabelMismatch(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if a.Index != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], c.want) || !strings.Contains(a.Warnings[0], path) {
-						t.Fatalf("index %v, warnings %q", a.Index, a.Warnings)
+					if a.Index() != nil || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], c.want) || !strings.Contains(a.Warnings[0], path) {
+						t.Fatalf("index %v, warnings %q", a.Index(), a.Warnings)
 					}
 					if got := mustCollect(t, a, ReaderOptions{Start: t0 + 6*sec}); len(got) == 0 {
 						t.Fatal("nothing read")

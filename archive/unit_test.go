@@ -1332,6 +1332,39 @@ func TestFindFiles(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Whole archives built by the builder.
 
+// TestIndexReadOnSeek: Open checks the label of .index but leaves its
+// entries until a Reader seeks, and an index gone by then is no index.
+func TestIndexReadOnSeek(t *testing.T) {
+	b := newBuilder(2)
+	vols := synthVolumes(b, 3, 10)
+	base := b.write(t, t.TempDir(), "lazy", synthMeta(b), vols, b.autoIndex(vols))
+	a := mustOpen(t, base)
+	if a.index == nil || a.index.done || a.index.entries != nil {
+		t.Fatalf("index loaded at open: %+v", a.index)
+	}
+	all := mustCollect(t, a, ReaderOptions{})
+	if !a.index.done || len(a.Index()) != 30 {
+		t.Fatalf("after a read: %d entries", len(a.Index()))
+	}
+	// A second archive, whose index disappears after open: reads still
+	// find every record, by scanning.
+	a2 := mustOpen(t, base)
+	if err := os.Remove(base + ".index"); err != nil {
+		t.Fatal(err)
+	}
+	mid := all[len(all)/2].T
+	got := mustCollect(t, a2, ReaderOptions{Start: mid})
+	var want []sample
+	for _, x := range all {
+		if x.T >= mid {
+			want = append(want, x)
+		}
+	}
+	if a2.Index() != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("index %v; got %d samples, want %d", a2.Index(), len(got), len(want))
+	}
+}
+
 func TestSyntheticArchive(t *testing.T) {
 	for _, v := range []int{2, 3} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
@@ -1339,7 +1372,7 @@ func TestSyntheticArchive(t *testing.T) {
 			vols := synthVolumes(b, 3, 10)
 			base := b.write(t, t.TempDir(), "synth", synthMeta(b), vols, b.autoIndex(vols))
 			a := mustOpen(t, base+".meta")
-			if len(a.Warnings) != 0 || len(a.Index) != 30 || a.Label.Hostname != "testhost" || a.Label.Version != v {
+			if len(a.Warnings) != 0 || len(a.Index()) != 30 || a.Label.Hostname != "testhost" || a.Label.Version != v {
 				t.Fatalf("archive %+v", a)
 			}
 			got, tail, err := collect(a, ReaderOptions{})
@@ -1445,7 +1478,7 @@ func TestIndexSeek(t *testing.T) {
 				}
 				a := mustOpen(t, base)
 				noIdx := *a
-				noIdx.Index = nil
+				noIdx.index = nil
 				all := mustCollect(t, &noIdx, ReaderOptions{})
 				if len(all) < 24 {
 					t.Fatalf("full scan: %d samples", len(all))

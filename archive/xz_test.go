@@ -427,7 +427,7 @@ func TestXZArchive(t *testing.T) {
 				src.Close()
 			}
 			starts := []int64{0}
-			for _, e := range want.Index {
+			for _, e := range want.Index() {
 				starts = append(starts, e.Time+1)
 			}
 			for _, start := range starts {

@@ -39,8 +39,8 @@ func runDump(args []string, stdout, stderr io.Writer) int {
 	defer w.Flush()
 	dumpMeta(w, a)
 	if *showIndex {
-		fmt.Fprintf(w, "\nTemporal index: %d entries\n", len(a.Index))
-		for _, e := range a.Index {
+		fmt.Fprintf(w, "\nTemporal index: %d entries\n", len(a.Index()))
+		for _, e := range a.Index() {
 			fmt.Fprintf(w, "  %s  vol %d  meta %d  data %d\n", ts(e.Time), e.Vol, e.MetaOff, e.DataOff)
 		}
 	}
@@ -81,7 +81,7 @@ func dumpMeta(w io.Writer, a *archive.Archive) {
 	}
 	fmt.Fprintf(w, "\n  start %s\n  .meta %s\n", ts(l.Start), a.Files.Meta)
 	if a.Files.Index != "" {
-		fmt.Fprintf(w, "  .index %s (%d entries)\n", a.Files.Index, len(a.Index))
+		fmt.Fprintf(w, "  .index %s (%d entries)\n", a.Files.Index, len(a.Index()))
 	}
 	for _, v := range a.Files.Volumes {
 		fmt.Fprintf(w, "  volume %d %s\n", v.Num, v.Path)
