@@ -102,6 +102,10 @@ func newMeta(file string) *Meta {
 	}
 }
 
+// Size is how many bytes of .meta are decoded: it grows only when Refresh
+// finds new records, so a caller can tell that nothing changed.
+func (m *Meta) Size() int64 { return m.size }
+
 // Desc returns the descriptor of a PMID.
 func (m *Meta) Desc(p PMID) (*Desc, bool) {
 	d, ok := m.descs[p]

@@ -56,7 +56,7 @@ func (s *Storage) Metadata(ctx context.Context, metric string) ([]MetricMetadata
 		if len(opened) == 0 {
 			continue
 		}
-		ns := namespace(opened)
+		ns := s.namespaces.get(opened).ns
 		for _, n := range ns.Names() {
 			prom := MetricName(n)
 			if metric != "" && prom != metric {

@@ -42,6 +42,8 @@ type Storage struct {
 	set      *multiarchive.Set
 	opts     Options
 	reported sync.Map // namespace problems already logged
+	// namespaces of recent queries
+	namespaces nsCache
 }
 
 // report logs namespace problems (a metric whose descriptor changed between
@@ -177,8 +179,9 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		if len(opened) == 0 {
 			continue
 		}
-		ns := namespace(opened)
-		mets := selectMetrics(ns, nameMs)
+		e := q.s.namespaces.get(opened)
+		ns := e.ns
+		mets := selectMetrics(e, nameMs)
 		q.s.report(g, ns, mets)
 		if len(mets) == 0 {
 			continue
@@ -197,13 +200,6 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 	return &seriesSet{series: g.all, warns: g.warns}, nil
 }
 
-func namespace(opened []multiarchive.Opened) *pmns.Namespace {
-	srcs := make([]pmns.Source, len(opened))
-	for i, o := range opened {
-		srcs[i] = pmns.Source{Name: o.Entry.Files.Base, Meta: o.Archive.Meta}
-	}
-	return pmns.New(srcs...)
-}
 
 // splitMatchers picks out the matchers that can be decided before reading:
 // on the metric name and on the host.
@@ -237,12 +233,8 @@ type metric struct {
 
 // selectMetrics resolves the name matchers against a namespace. Equality
 // and plain alternations look names up; other regexes scan the names.
-func selectMetrics(ns *pmns.Namespace, nameMs []*labels.Matcher) []metric {
-	byProm := map[string][]string{}
-	for _, n := range ns.Names() {
-		p := MetricName(n)
-		byProm[p] = append(byProm[p], n)
-	}
+func selectMetrics(e *nsEntry, nameMs []*labels.Matcher) []metric {
+	ns, byProm := e.ns, e.byProm
 	var candidates []string
 	for _, m := range nameMs {
 		var c []string
