@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/prompb"
@@ -31,6 +32,11 @@ type readHandler struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	gate      *gate
+	// frameBufs recycles the frame buffers of streamed answers (*[]byte):
+	// the frames held back before the first write take up to
+	// streamBuffer, and growing that anew for every request cost more
+	// than the rest of a short query.
+	frameBufs sync.Pool
 }
 
 // NewReadHandler returns the remote-read handler (POST, conventionally at

@@ -42,6 +42,10 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 		results[i] = res
 	}
 	st := &stream{h: h, w: w, r: r, budget: sampleBudget{limit: h.opts.MaxSamplesPerQuery}}
+	if b, ok := h.frameBufs.Get().(*[]byte); ok {
+		st.held = (*b)[:0]
+	}
+	defer st.release()
 	defer st.count()
 	var (
 		chunker xorChunker
@@ -76,22 +80,21 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 
 // stream holds frames back until streamBuffer is exceeded, then writes.
 type stream struct {
-	h       *readHandler
-	w       http.ResponseWriter
-	r       *http.Request
-	fl      *flusher
-	pending []pendingFrame
-	held    int // bytes of pending frames
-	started bool
-	frames  int   // frames written
-	samples int64 // samples in them
-	budget  sampleBudget
-	scratch []byte // the frame being written, once started
-}
-
-type pendingFrame struct {
-	b       []byte
-	samples int64
+	h         *readHandler
+	w         http.ResponseWriter
+	r         *http.Request
+	fl        *flusher
+	started   bool
+	frames    int   // frames written
+	samples   int64 // samples in them
+	unflushed int   // frames written since the last flush
+	budget    sampleBudget
+	// Before the stream starts: the frames held back, one after the
+	// other (they go out in one write), how many and their samples.
+	held        []byte
+	heldFrames  int
+	heldSamples int64
+	scratch     []byte // the frame being written, once started
 }
 
 func (st *stream) count() {
@@ -103,38 +106,52 @@ func (st *stream) count() {
 // Once the stream has started, frames are written as they are made, so
 // one buffer serves them all.
 func (st *stream) frame(qi int, cs *prompb.ChunkedSeries, samples int64) bool {
-	var dst []byte
-	if st.started {
-		dst = st.scratch[:0]
-	}
-	b, err := appendFrame(dst, frameMessage(qi, cs))
-	if err != nil {
-		st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
-		return false
-	}
-	if st.started {
-		st.scratch = b
-	}
 	if !st.started {
-		st.pending = append(st.pending, pendingFrame{b, samples})
-		st.held += len(b)
-		if st.held <= streamBuffer {
+		b, err := appendFrame(st.held, frameMessage(qi, cs))
+		if err != nil {
+			st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
+			return false
+		}
+		st.held, st.heldFrames, st.heldSamples = b, st.heldFrames+1, st.heldSamples+samples
+		if len(st.held) <= streamBuffer {
 			return true
 		}
 		return st.flushPending()
 	}
-	return st.write(pendingFrame{b, samples})
+	b, err := appendFrame(st.scratch[:0], frameMessage(qi, cs))
+	if err != nil {
+		st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
+		return false
+	}
+	st.scratch = b
+	return st.write(b, 1, samples)
 }
 
+// flushPending starts the stream with the frames held back; their buffer
+// then serves the frames that follow.
 func (st *stream) flushPending() bool {
 	st.start()
-	for _, p := range st.pending {
-		if !st.write(p) {
-			return false
-		}
+	ok := st.heldFrames == 0 || st.write(st.held, st.heldFrames, st.heldSamples)
+	st.scratch, st.held = st.held[:0], nil
+	return ok
+}
+
+// maxPooledFrameBuf: a buffer grown by a larger frame is left to the
+// garbage collector rather than kept.
+const maxPooledFrameBuf = 4 << 20
+
+// release returns the frame buffer to the handler's pool once everything
+// written from it is written.
+func (st *stream) release() {
+	b := st.held
+	if st.started {
+		b = st.scratch
 	}
-	st.pending = nil
-	return true
+	if cap(b) == 0 || cap(b) > maxPooledFrameBuf {
+		return
+	}
+	b = b[:0]
+	st.h.frameBufs.Put(&b)
 }
 
 func (st *stream) start() {
@@ -144,18 +161,20 @@ func (st *stream) start() {
 	st.started = true
 }
 
-func (st *stream) write(p pendingFrame) bool {
+// write writes whole frames, flushing every framesPerFlush of them.
+func (st *stream) write(b []byte, frames int, samples int64) bool {
 	if err := st.r.Context().Err(); err != nil {
 		st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
 		return false
 	}
-	if _, err := st.w.Write(p.b); err != nil {
+	if _, err := st.w.Write(b); err != nil {
 		st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
 		return false
 	}
-	st.frames++
-	st.samples += p.samples
-	if st.frames%framesPerFlush == 0 {
+	st.frames += frames
+	st.samples += samples
+	if st.unflushed += frames; st.unflushed >= framesPerFlush {
+		st.unflushed = 0
 		if err := st.fl.flush(); err != nil {
 			st.h.abortStream(st.w, st.r, errKindCanceled, err, st.frames)
 			return false
