@@ -37,6 +37,9 @@ type readHandler struct {
 	// streamBuffer, and growing that anew for every request cost more
 	// than the rest of a short query.
 	frameBufs sync.Pool
+	// The buffers of a finished SAMPLES answer, for the next one.
+	samplesMu   sync.Mutex
+	samplesKept *samplesWire
 }
 
 // NewReadHandler returns the remote-read handler (POST, conventionally at

@@ -2,41 +2,51 @@ package adapter
 
 import (
 	"context"
+	"encoding/binary"
+	"math"
 	"net/http"
 	"strconv"
 
 	"github.com/golang/snappy"
-	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
 // serveSamples answers with one snappy-compressed ReadResponse (§4). The
-// whole response is built, limited and marshalled before the first byte, so
+// whole response is built, limited and encoded before the first byte, so
 // nothing can fail once the status is out.
+//
+// The response is written in protobuf wire form as the series are read
+// (samplesWire), byte for byte what prompb's Marshal makes: building
+// prompb.Sample values first cost 48 bytes per sample, with a pointer the
+// garbage collector had to scan, and was most of the time of a large
+// answer.
 func (h *readHandler) serveSamples(w http.ResponseWriter, r *http.Request, queries []readQuery, open *openQueriers) int {
 	ctx := r.Context()
 	budget := sampleBudget{limit: h.opts.MaxSamplesPerQuery}
-	resp := prompb.ReadResponse{Results: make([]*prompb.QueryResult, 0, len(queries))}
+	enc := h.samplesBufs()
+	defer h.releaseSamplesBufs(enc)
+	results := make([][]labelled[span], 0, len(queries))
 	var series int
 	for i, q := range queries {
-		res, err := h.selectSamples(ctx, i, q, &budget, open)
+		res, err := h.selectSamples(ctx, i, q, &budget, open, enc)
 		if err != nil {
 			return h.fail(w, r, err)
 		}
-		resp.Results = append(resp.Results, res)
-		series += len(res.Timeseries)
+		results = append(results, res)
+		series += len(res)
 	}
-
-	data, err := resp.Marshal()
-	if err != nil {
-		return h.fail(w, r, internalError(err, "marshal ReadResponse"))
-	}
+	data := enc.response(results)
 	// snappy.Encode panics beyond its block size limit (~4 GiB).
-	if snappy.MaxEncodedLen(len(data)) < 0 {
+	n := snappy.MaxEncodedLen(len(data))
+	if n < 0 {
 		return h.fail(w, r, limitExceeded(http.StatusBadRequest,
 			"response of %d bytes is too large for one snappy block; narrow the range or add matchers", len(data)))
 	}
-	body := snappy.Encode(nil, data)
+	if cap(enc.snappy) < n {
+		enc.snappy = make([]byte, n)
+	}
+	body := snappy.Encode(enc.snappy[:n], data)
 
 	hdr := w.Header()
 	hdr.Set("Content-Type", ContentTypeSamples)
@@ -54,9 +64,9 @@ func (h *readHandler) serveSamples(w http.ResponseWriter, r *http.Request, queri
 	return http.StatusOK
 }
 
-// selectSamples runs one query and returns its sorted, unique, non-empty
-// series.
-func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, budget *sampleBudget, open *openQueriers) (*prompb.QueryResult, error) {
+// selectSamples runs one query and encodes its non-empty series into enc;
+// it returns them sorted and unique.
+func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, budget *sampleBudget, open *openQueriers, enc *samplesWire) ([]labelled[span], error) {
 	querier, err := h.queryable.Querier(q.start, q.end)
 	if err != nil {
 		return nil, internalError(err, "query %d: open querier", idx)
@@ -65,7 +75,7 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 
 	set := querier.Select(ctx, true, q.hints, q.matchers...)
 	var (
-		series []labelled[prompb.TimeSeries]
+		series []labelled[span]
 		it     chunkenc.Iterator
 	)
 	for set.Next() {
@@ -78,18 +88,15 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 			return nil, internalError(err, "query %d: storage returned an invalid series", idx)
 		}
 		it = s.Iterator(it)
-		samples, err := floatSamples(it, budget)
+		sp, n, err := enc.series(lset, it, budget)
 		if err != nil {
 			return nil, annotate(err, "query %d: series %s", idx, lset)
 		}
 		// A series without data tells the client nothing (§2.6).
-		if len(samples) == 0 {
+		if n == 0 {
 			continue
 		}
-		series = append(series, labelled[prompb.TimeSeries]{
-			lset: lset,
-			val:  prompb.TimeSeries{Labels: prompb.FromLabels(lset, nil), Samples: samples},
-		})
+		series = append(series, labelled[span]{lset: lset, val: sp})
 	}
 	if err := set.Err(); err != nil {
 		return nil, internalError(err, "query %d: select", idx)
@@ -97,20 +104,53 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 	if err := finishQuery(h.log, idx, series, set.Warnings()); err != nil {
 		return nil, err
 	}
-	res := &prompb.QueryResult{Timeseries: make([]*prompb.TimeSeries, len(series))}
-	for i := range series {
-		res.Timeseries[i] = &series[i].val
-	}
-	return res, nil
+	return series, nil
 }
 
-// floatSamples drains it. Histogram samples are skipped: PCP has none, and a
-// SAMPLES client would need them in the separate histograms field.
-func floatSamples(it chunkenc.Iterator, budget *sampleBudget) ([]prompb.Sample, error) {
-	var out []prompb.Sample
+// span is where an encoded series lies in samplesWire.buf.
+type span struct{ from, to int }
+
+// samplesWire encodes a ReadResponse of float samples in protobuf wire
+// form, as prompb's generated code does (proto3: fields at their zero
+// value are left out). The messages and field numbers are prompb's:
+//
+//	ReadResponse { repeated QueryResult results = 1; }
+//	QueryResult  { repeated TimeSeries timeseries = 1; }
+//	TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
+//	Label        { string name = 1; string value = 2; }
+//	Sample       { double value = 1; int64 timestamp = 2; }
+type samplesWire struct {
+	buf    []byte // the series' TimeSeries bodies, one after the other
+	out    []byte // the response
+	snappy []byte // the response compressed
+}
+
+const (
+	tagLen1  = 1<<3 | 2 // field 1, length-delimited
+	tagLen2  = 2<<3 | 2 // field 2, length-delimited
+	tagFixed = 1<<3 | 1 // field 1, 64-bit
+	tagVar2  = 2<<3 | 0 // field 2, varint
+)
+
+// series encodes the labels and float samples of one series (histogram
+// samples are skipped: PCP has none, and a SAMPLES client would need them
+// in a separate field) and returns where they are and how many samples.
+// An empty series leaves buf as it was.
+func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *sampleBudget) (span, int, error) {
+	from := len(e.buf)
+	b := e.buf
 	if h, ok := it.(interface{ SamplesHint() int }); ok {
-		out = make([]prompb.Sample, 0, h.SamplesHint())
+		// A sample takes at most 22 bytes; most take about 16.
+		b = growBytes(b, 16*h.SamplesHint())
 	}
+	lset.Range(func(l labels.Label) {
+		b = append(b, tagLen1)
+		b = binary.AppendUvarint(b, uint64(stringField(l.Name)+stringField(l.Value)))
+		b = appendStringField(b, tagLen1, l.Name)
+		b = appendStringField(b, tagLen2, l.Value)
+	})
+	n := 0
+	var last int64
 	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 		if vt != chunkenc.ValFloat {
 			continue
@@ -118,16 +158,131 @@ func floatSamples(it chunkenc.Iterator, budget *sampleBudget) ([]prompb.Sample, 
 		t, v := it.At()
 		// The client binary-searches samples (§4); out-of-order input is a
 		// storage bug that must not reach it.
-		if n := len(out); n > 0 && t <= out[n-1].Timestamp {
-			return nil, internalError(nil, "sample timestamp %d not after %d", t, out[n-1].Timestamp)
+		if n > 0 && t <= last {
+			e.buf = b[:from]
+			return span{}, 0, internalError(nil, "sample timestamp %d not after %d", t, last)
 		}
 		if err := budget.take(1); err != nil {
-			return nil, err
+			e.buf = b[:from]
+			return span{}, 0, err
 		}
-		out = append(out, prompb.Sample{Timestamp: t, Value: v})
+		last = t
+		n++
+		// A Sample is at most 20 bytes: its length is one byte.
+		b = append(b, tagLen2, 0)
+		at := len(b)
+		if v != 0 {
+			b = append(b, tagFixed)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		if t != 0 {
+			b = append(b, tagVar2)
+			b = binary.AppendUvarint(b, uint64(t))
+		}
+		b[at-1] = byte(len(b) - at)
 	}
 	if err := it.Err(); err != nil {
-		return nil, internalError(err, "iterate samples")
+		e.buf = b[:from]
+		return span{}, 0, internalError(err, "iterate samples")
 	}
-	return out, nil
+	if n == 0 {
+		e.buf = b[:from]
+		return span{}, 0, nil
+	}
+	e.buf = b
+	return span{from, len(b)}, n, nil
+}
+
+// response assembles the ReadResponse: one QueryResult per query, its
+// series in the order given.
+func (e *samplesWire) response(results [][]labelled[span]) []byte {
+	size := 0
+	qsizes := make([]int, len(results))
+	for i, res := range results {
+		for _, s := range res {
+			qsizes[i] += lenField(s.val.to - s.val.from)
+		}
+		size += lenField(qsizes[i])
+	}
+	b := growBytes(e.out[:0], size)
+	for i, res := range results {
+		b = append(b, tagLen1)
+		b = binary.AppendUvarint(b, uint64(qsizes[i]))
+		for _, s := range res {
+			b = append(b, tagLen1)
+			b = binary.AppendUvarint(b, uint64(s.val.to-s.val.from))
+			b = append(b, e.buf[s.val.from:s.val.to]...)
+		}
+	}
+	e.out = b
+	return b
+}
+
+// stringField is the size of a string field, 0 for the empty string
+// (proto3 leaves it out).
+func stringField(s string) int {
+	if s == "" {
+		return 0
+	}
+	return lenField(len(s))
+}
+
+// lenField is the size of a length-delimited field of n bytes with a
+// one-byte tag.
+func lenField(n int) int { return 1 + uvarintLen(uint64(n)) + n }
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+func appendStringField(b []byte, tag byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = append(b, tag)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// growBytes makes room for n more bytes.
+func growBytes(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), max(2*cap(b), len(b)+n))
+	copy(nb, b)
+	return nb
+}
+
+// maxKeptSamplesBufs bounds the buffers kept for the next SAMPLES answer:
+// a larger answer's are left to the garbage collector.
+const maxKeptSamplesBufs = 48 << 20
+
+// samplesBufs takes the buffers of a SAMPLES answer, those of the last one
+// if they are free: a dashboard asks the same queries again and again, and
+// growing and clearing tens of MiB anew for every answer cost as much as
+// the rest of it. One set is kept, not a sync.Pool's: the collections a
+// large answer causes empty a pool before the next request.
+func (h *readHandler) samplesBufs() *samplesWire {
+	h.samplesMu.Lock()
+	defer h.samplesMu.Unlock()
+	if e := h.samplesKept; e != nil {
+		h.samplesKept = nil
+		return e
+	}
+	return &samplesWire{}
+}
+
+func (h *readHandler) releaseSamplesBufs(e *samplesWire) {
+	if cap(e.buf)+cap(e.out)+cap(e.snappy) > maxKeptSamplesBufs {
+		return
+	}
+	e.buf, e.out, e.snappy = e.buf[:0], e.out[:0], e.snappy[:0]
+	h.samplesMu.Lock()
+	h.samplesKept = e
+	h.samplesMu.Unlock()
 }
