@@ -16,23 +16,29 @@ type decodePass struct {
 	Sum     float64 `json:"sum"`
 }
 
-// runDecode runs a decode program pinned to CPU 0 (and GOMAXPROCS=1) and
-// returns its passes.
-func runDecode(argv []string) ([]decodePass, error) {
+// runPinned runs a program of benchdecode's or pcpdecode's kind pinned to
+// CPU 0 (and GOMAXPROCS=1) and returns its passes, one JSON line each.
+func runPinned[T any](argv []string) ([]T, error) {
 	args := append([]string{"taskset", "-c", "0"}, argv...)
 	out, err := run(30*time.Minute, []string{"GOMAXPROCS=1"}, args...)
 	if err != nil {
 		return nil, err
 	}
-	var passes []decodePass
+	var passes []T
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		var d decodePass
-		if err := json.Unmarshal([]byte(l), &d); err != nil {
+		var p T
+		if err := json.Unmarshal([]byte(l), &p); err != nil {
 			return nil, fmt.Errorf("%q: %w", l, err)
 		}
-		passes = append(passes, d)
+		passes = append(passes, p)
 	}
 	return passes, nil
+}
+
+// readPass is one pass of benchdecode -read.
+type readPass struct {
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
 }
 
 func bestRate(ps []decodePass) float64 {
@@ -61,11 +67,11 @@ func (b *bench) decode() error {
 		// machine falls on both alike; the best pass of each counts.
 		var ours, theirs []decodePass
 		for i := 0; i < passes; i++ {
-			o, err := runDecode([]string{b.t.decoder, c.base, "1"})
+			o, err := runPinned[decodePass]([]string{b.t.decoder, c.base, "1"})
 			if err != nil {
 				return err
 			}
-			t, err := runDecode([]string{b.t.pcpdecode, c.base, "1"})
+			t, err := runPinned[decodePass]([]string{b.t.pcpdecode, c.base, "1"})
 			if err != nil {
 				return err
 			}
@@ -87,6 +93,29 @@ func (b *bench) decode() error {
 		}
 		b.add(r)
 		details[c.name] = map[string]any{"ours": ours, "libpcp": theirs}
+		if !strings.Contains(c.name, "plain") {
+			continue
+		}
+		// The ceiling: reading the volume's bytes as our reader does,
+		// and touching each word, with no decoding at all.
+		var reads []readPass
+		for i := 0; i < passes; i++ {
+			p, err := runPinned[readPass]([]string{b.t.decoder, "-read", c.base, "1"})
+			if err != nil {
+				return err
+			}
+			reads = append(reads, p...)
+		}
+		best := reads[0]
+		for _, p := range reads {
+			if p.Seconds < best.Seconds {
+				best = p
+			}
+		}
+		b.add(&row{Section: "decode", Name: "ceiling: reading the " + c.name + " alone (pread, every word summed), as values/s", Unit: "Mvalues/s",
+			Ours: float64(ours[0].Values) / best.Seconds / 1e6, Base: tr / 1e6, BaseName: "libpcp pmFetchArchive+pmExtractValue (C)", Higher: true,
+			Check: fmt.Sprintf("%.0f MB in %.1f ms: no pread decoder is faster", float64(best.Bytes)/1e6, best.Seconds*1e3)})
+		details[c.name+", read only"] = reads
 	}
 	b.detail("decode", details)
 	return nil
