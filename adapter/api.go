@@ -273,7 +273,11 @@ func (a *api) respond(w http.ResponseWriter, r *http.Request, handler string, re
 	}
 	// The query text lets annotations point at positions in it.
 	warns, infos := annotationStrings(res.warns, r.FormValue("query"))
-	b := make([]byte, 0, 1024)
+	size := 1024
+	if raw, ok := res.data.(rawJSON); ok {
+		size += len(raw) // encoded already: the envelope is copied once
+	}
+	b := make([]byte, 0, size)
 	b = append(b, `{"status":"success","data":`...)
 	b = res.data.appendJSON(b)
 	b = appendStringList(b, "warnings", warns)

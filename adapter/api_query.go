@@ -156,8 +156,11 @@ func (a *api) exec(ctx context.Context, r *http.Request, qry promql.Query, limit
 		data.stats = stats.NewQueryStats(qry.Stats())
 	}
 	series, samples := resultSize(value)
-	// Encode now: the data must not outlive qry.Close.
-	return apiResult{data: rawJSON(data.appendJSON(nil)), warns: warns, series: series, samples: samples}
+	// Encode now: the data must not outlive qry.Close. A point takes
+	// about 30 bytes ([1762732800.123,"0.25"]); sizing the buffer for it
+	// saves growing and copying a large answer several times.
+	buf := make([]byte, 0, 1024+256*series+32*samples)
+	return apiResult{data: rawJSON(data.appendJSON(buf)), warns: warns, series: series, samples: samples}
 }
 
 // dropCounterInfos removes Prometheus 3's "metric might not be a counter"
