@@ -3,6 +3,7 @@ package adapter
 import (
 	"bytes"
 	"errors"
+	"github.com/pcp-remote-read/pcp-remote-read/translate"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -116,6 +117,18 @@ func TestErrors(t *testing.T) {
 			name: "select error, streamed", req: readRequest(streamedFirst, query(0, 1, m)),
 			storage: &fakeStorage{series: okSeries, selectErr: errors.New("truncated record")},
 			status:  500, kind: errKindInternal, msg: "query 0: select: truncated record",
+		},
+		{
+			// The storage's own sample budget is the client's doing, in
+			// either response type.
+			name: "storage sample limit, SAMPLES", req: readRequest(nil, query(0, 1, m)),
+			storage: &fakeStorage{series: okSeries, selectErr: &translate.LimitError{Limit: 5}},
+			status:  400, kind: errKindLimit, msg: "query selects more than 5 samples",
+		},
+		{
+			name: "storage sample limit, streamed", req: readRequest(streamedFirst, query(0, 1, m)),
+			storage: &fakeStorage{series: okSeries, selectErr: &translate.LimitError{Limit: 5}},
+			status:  400, kind: errKindLimit, msg: "query selects more than 5 samples",
 		},
 		{
 			name: "duplicate series, SAMPLES", req: readRequest(nil, query(0, 1, m)),

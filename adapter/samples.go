@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
@@ -73,38 +74,14 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 	}
 	open.add(querier)
 
-	set := querier.Select(ctx, true, q.hints, q.matchers...)
-	var (
-		series []labelled[span]
-		it     chunkenc.Iterator
-	)
-	for set.Next() {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		s := set.At()
-		lset := s.Labels()
-		if err := checkLabels(lset); err != nil {
-			return nil, internalError(err, "query %d: storage returned an invalid series", idx)
-		}
-		it = s.Iterator(it)
-		sp, n, err := enc.series(lset, it, budget)
-		if err != nil {
-			return nil, annotate(err, "query %d: series %s", idx, lset)
-		}
-		// A series without data tells the client nothing (§2.6).
-		if n == 0 {
-			continue
-		}
-		series = append(series, labelled[span]{lset: lset, val: sp})
-	}
-	if err := set.Err(); err != nil {
-		return nil, internalError(err, "query %d: select", idx)
-	}
-	if err := finishQuery(h.log, idx, series, set.Warnings()); err != nil {
-		return nil, err
-	}
-	return series, nil
+	var it chunkenc.Iterator
+	return selectSeries(ctx, h, idx, querier.Select(ctx, true, q.hints, q.matchers...),
+		func(lset labels.Labels, s storage.Series) (span, bool, error) {
+			it = s.Iterator(it)
+			sp, n, err := enc.series(lset, it, budget)
+			// A series without data tells the client nothing (§2.6).
+			return sp, n > 0, err
+		})
 }
 
 // span is where an encoded series lies in samplesWire.buf.

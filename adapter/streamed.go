@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
 )
 
 // framesPerFlush bounds how much the client waits for: it decodes frames as
@@ -211,9 +212,25 @@ func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, op
 		return nil, internalError(err, "query %d: open chunk querier", idx)
 	}
 	open.add(querier)
+	return selectSeries(ctx, h, idx, querier.Select(ctx, true, q.hints, q.matchers...),
+		func(lset labels.Labels, s storage.ChunkSeries) (storage.ChunkSeries, bool, error) {
+			return s, true, nil
+		})
+}
 
-	set := querier.Select(ctx, true, q.hints, q.matchers...)
-	var out []labelled[storage.ChunkSeries]
+// seriesSet is what storage.SeriesSet and storage.ChunkSeriesSet share.
+type seriesSet[S storage.Labels] interface {
+	Next() bool
+	At() S
+	Err() error
+	Warnings() annotations.Annotations
+}
+
+// selectSeries drains one query's series set: it checks each series'
+// labels, keeps what take makes of it (keep false drops it), and returns
+// them sorted and unique, with the set's error classified.
+func selectSeries[S storage.Labels, T any](ctx context.Context, h *readHandler, idx int, set seriesSet[S], take func(labels.Labels, S) (T, bool, error)) ([]labelled[T], error) {
+	var out []labelled[T]
 	for set.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -223,7 +240,13 @@ func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, op
 		if err := checkLabels(lset); err != nil {
 			return nil, internalError(err, "query %d: storage returned an invalid series", idx)
 		}
-		out = append(out, labelled[storage.ChunkSeries]{lset: lset, val: s})
+		v, keep, err := take(lset, s)
+		if err != nil {
+			return nil, annotate(err, "query %d: series %s", idx, lset)
+		}
+		if keep {
+			out = append(out, labelled[T]{lset: lset, val: v})
+		}
 	}
 	if err := set.Err(); err != nil {
 		return nil, classifySelect(ctx, idx, err)
