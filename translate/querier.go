@@ -200,7 +200,6 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 	return &seriesSet{series: g.all, warns: g.warns}, nil
 }
 
-
 // splitMatchers picks out the matchers that can be decided before reading:
 // on the metric name and on the host.
 func splitMatchers(ms []*labels.Matcher) (name, host []*labels.Matcher) {
