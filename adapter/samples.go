@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/golang/snappy"
@@ -118,7 +119,7 @@ func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *s
 	b := e.buf
 	if h, ok := it.(interface{ SamplesHint() int }); ok {
 		// A sample takes at most 22 bytes; most take about 16.
-		b = growBytes(b, 16*h.SamplesHint())
+		b = slices.Grow(b, 16*h.SamplesHint())
 	}
 	lset.Range(func(l labels.Label) {
 		b = append(b, tagLen1)
@@ -181,7 +182,7 @@ func (e *samplesWire) response(results [][]labelled[span]) []byte {
 		}
 		size += lenField(qsizes[i])
 	}
-	b := growBytes(e.out[:0], size)
+	b := slices.Grow(e.out[:0], size)
 	for i, res := range results {
 		b = append(b, tagLen1)
 		b = binary.AppendUvarint(b, uint64(qsizes[i]))
@@ -223,16 +224,6 @@ func appendStringField(b []byte, tag byte, s string) []byte {
 	b = append(b, tag)
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
-}
-
-// growBytes makes room for n more bytes.
-func growBytes(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	nb := make([]byte, len(b), max(2*cap(b), len(b)+n))
-	copy(nb, b)
-	return nb
 }
 
 // maxKeptSamplesBufs bounds the buffers kept for the next SAMPLES answer:

@@ -50,7 +50,9 @@ func (c *nsCache) get(opened []multiarchive.Opened) *nsEntry {
 	c.mu.Lock()
 	for i, e := range c.entries {
 		if e.matches(opened) {
-			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			// Move it to the end, the most recently used.
+			copy(c.entries[i:], c.entries[i+1:])
+			c.entries[len(c.entries)-1] = e
 			c.mu.Unlock()
 			return e
 		}
@@ -58,8 +60,9 @@ func (c *nsCache) get(opened []multiarchive.Opened) *nsEntry {
 	c.mu.Unlock()
 	e := newNSEntry(opened)
 	c.mu.Lock()
-	if len(c.entries) >= nsCacheSize {
-		c.entries = append(c.entries[:0:0], c.entries[1:]...)
+	if n := len(c.entries); n >= nsCacheSize {
+		copy(c.entries, c.entries[1:])
+		c.entries = c.entries[:n-1]
 	}
 	c.entries = append(c.entries, e)
 	c.mu.Unlock()

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,6 +70,28 @@ func TestNamespaceCache(t *testing.T) {
 	}
 	if c.get(opened) != e2 {
 		t.Fatal("the grown metadata merged again")
+	}
+	// Least recently used goes first: fill the cache with other sets
+	// (the same metadata under other names), touching the first one on
+	// the way; it stays and the second one is evicted.
+	other := func(i int) []multiarchive.Opened {
+		f := a.Files
+		f.Base = fmt.Sprintf("%s-%d", f.Base, i)
+		return []multiarchive.Opened{{Entry: &multiarchive.Entry{Files: f}, Archive: a}}
+	}
+	first := c.get(other(0))
+	second := c.get(other(1))
+	for i := 2; i <= nsCacheSize; i++ {
+		c.get(other(i))
+		if i == nsCacheSize/2 && c.get(other(0)) != first {
+			t.Fatal("a cached set merged again")
+		}
+	}
+	if len(c.entries) != nsCacheSize || c.get(other(0)) != first {
+		t.Fatalf("%d entries; the recently used set was evicted", len(c.entries))
+	}
+	if c.get(other(1)) == second {
+		t.Fatal("the least recently used set was kept")
 	}
 	for p, names := range e2.byProm {
 		for _, n := range names {
