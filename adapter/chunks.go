@@ -157,7 +157,7 @@ func (c *xorChunker) reencode(chk chunkenc.Chunk, budget *sampleBudget) error {
 	c.it = chk.Iterator(c.it)
 	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
 		if vt != chunkenc.ValFloat {
-			continue // PCP has no histograms; see floatSamples
+			continue // PCP has no histograms; see samplesWire.series
 		}
 		t, v := c.it.At()
 		if err := c.advance(t); err != nil {
