@@ -120,11 +120,129 @@ func isStale(v float64) bool { return math.Float64bits(v) == 0x7ff0000000000002 
 
 func (s *series) Labels() labels.Labels { return s.lset }
 
-// Iterator uses Prometheus' own list iterator (its Seek is the reference
-// one). Samples are handed out by pointer so that no sample is boxed.
-func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	l := s.materialize()
-	return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(l)), s: s, n: len(l)}
+// Iterator hands out the series' samples. When its parts follow each other
+// in time (see chunkSeries.Iterator) it walks the chunks the streamed form
+// would send, decoding one at a time, as Prometheus' TSDB does: table
+// chunks are not copied into a sample list first. Otherwise it materializes
+// the series and uses Prometheus' own list iterator (its Seek is the
+// reference one); samples are handed out by pointer so that none is boxed.
+//
+// An iterator passed back in lends its buffers, as for chunkSeries.
+func (s *series) Iterator(old chunkenc.Iterator) chunkenc.Iterator {
+	if s.segs == nil || !s.ordered() {
+		l := s.materialize()
+		return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(l)), s: s, n: len(l)}
+	}
+	it := &sampleIterator{}
+	var oc *chunkIterator
+	if o, ok := old.(*sampleIterator); ok {
+		it.xor, oc = o.xor, &o.c
+		*o = sampleIterator{c: o.c} // spent: Next is false
+	}
+	it.c.init(s, oc)
+	return it
+}
+
+// millis is a Prometheus timestamp. Spelled so in Seek's signature because
+// go vet's stdmethods check takes any Seek(int64, ...) for io.Seeker's and
+// rejects chunkenc.Iterator's.
+type millis = int64
+
+// sampleIterator walks the chunks of an ordered series.
+type sampleIterator struct {
+	c     chunkIterator     // the series' chunks
+	i     int               // chunks [0, i) have been started
+	xor   chunkenc.Iterator // over chunk i-1, reused from chunk to chunk
+	cur   chunkenc.Iterator // xor, or nil before the first chunk and past the last
+	valid bool              // cur is at a sample
+	err   error
+}
+
+func (it *sampleIterator) Next() chunkenc.ValueType {
+	for {
+		if it.cur != nil {
+			if vt := it.cur.Next(); vt != chunkenc.ValNone {
+				it.valid = true
+				return vt
+			}
+			if err := it.cur.Err(); err != nil {
+				it.err = err
+				break
+			}
+		}
+		if !it.open(it.i) {
+			break
+		}
+	}
+	it.valid = false
+	return chunkenc.ValNone
+}
+
+// open starts chunk i, or ends the iteration when there is none.
+func (it *sampleIterator) open(i int) bool {
+	if i >= len(it.c.chunks) || it.c.err != nil {
+		it.cur, it.i = nil, len(it.c.chunks)
+		return false
+	}
+	it.xor = it.c.chunks[i].Chunk.Iterator(it.xor)
+	it.cur, it.i = it.xor, i+1
+	return true
+}
+
+// Seek moves to the first sample at or after t, never back: chunks that end
+// before t are skipped without decoding them.
+func (it *sampleIterator) Seek(t millis) chunkenc.ValueType {
+	if it.valid && it.cur.AtT() >= t {
+		return chunkenc.ValFloat
+	}
+	if it.cur == nil || it.c.chunks[it.i-1].MaxTime < t {
+		i := it.i
+		for i < len(it.c.chunks) && it.c.chunks[i].MaxTime < t {
+			i++
+		}
+		if it.err != nil || !it.open(i) {
+			it.valid = false
+			return chunkenc.ValNone
+		}
+	}
+	for {
+		vt := it.Next()
+		if vt == chunkenc.ValNone || it.cur.AtT() >= t {
+			return vt
+		}
+	}
+}
+
+func (it *sampleIterator) At() (int64, float64) { return it.cur.At() }
+func (it *sampleIterator) AtT() int64           { return it.cur.AtT() }
+
+// AtST is 0, as for every sample we serve (see sample.ST).
+func (it *sampleIterator) AtST() int64 { return 0 }
+
+// PCP has no histograms: the chunks are XOR chunks, whose iterators say so.
+func (it *sampleIterator) AtHistogram(h *histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.cur.AtHistogram(h)
+}
+
+func (it *sampleIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	return it.cur.AtFloatHistogram(fh)
+}
+
+func (it *sampleIterator) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	return it.c.Err()
+}
+
+// SamplesHint is how many samples the iterator holds, so a caller can
+// size its buffer once.
+func (it *sampleIterator) SamplesHint() int {
+	n := 0
+	for _, c := range it.c.chunks {
+		n += c.Chunk.NumSamples()
+	}
+	return n
 }
 
 // errIterator reports a failure to read the series' table.
@@ -175,8 +293,16 @@ func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 // done with it) lends its read buffers to the new one, so streaming many
 // series does not allocate a region buffer per series.
 func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
-	it := &chunkIterator{s: c.s}
-	if o, ok := old.(*chunkIterator); ok {
+	it := &chunkIterator{}
+	o, _ := old.(*chunkIterator)
+	it.init(c.s, o)
+	return it
+}
+
+// init makes the chunks of s, with the buffers of o (nil or spent) if any.
+func (it *chunkIterator) init(s *series, o *chunkIterator) {
+	it.s = s
+	if o != nil {
 		// Spare buffers are taken from the end: the buffer series k
 		// used for its first table comes back first, so each table
 		// position tends to get a buffer already of its size.
@@ -188,12 +314,11 @@ func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
 		it.chunks, it.spare = o.chunks[:0], o.spare
 		*o = chunkIterator{s: o.s} // spent: Next is false, Err as before
 	}
-	if c.s.segs == nil || !c.s.ordered() {
-		it.encodeAll(c.s.materialize())
-		return it
+	if s.segs == nil || !s.ordered() {
+		it.encodeAll(s.materialize())
+		return
 	}
 	it.build()
-	return it
 }
 
 type chunkIterator struct {
