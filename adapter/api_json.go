@@ -237,17 +237,13 @@ func appendValue(b []byte, v parser.Value) []byte {
 			b = append(b, `{"metric":`...)
 			b = appendLabels(b, s.Metric)
 			if s.H == nil {
-				b = append(b, `,"value":[`...)
-				b = appendTimestamp(b, s.T)
-				b = append(b, ',')
-				b = appendSampleValue(b, s.F)
+				b = append(b, `,"value":`...)
+				b = appendFloatPoint(b, s.T, s.F)
 			} else {
-				b = append(b, `,"histogram":[`...)
-				b = appendTimestamp(b, s.T)
-				b = append(b, ',')
-				b = appendHistogram(b, s.H)
+				b = append(b, `,"histogram":`...)
+				b = appendHistogramPoint(b, s.T, s.H)
 			}
-			b = append(b, "]}"...)
+			b = append(b, '}')
 		}
 		return append(b, ']')
 	case promql.Matrix:
@@ -264,11 +260,7 @@ func appendValue(b []byte, v parser.Value) []byte {
 					if j > 0 {
 						b = append(b, ',')
 					}
-					b = append(b, '[')
-					b = appendTimestamp(b, p.T)
-					b = append(b, ',')
-					b = appendSampleValue(b, p.F)
-					b = append(b, ']')
+					b = appendFloatPoint(b, p.T, p.F)
 				}
 				b = append(b, ']')
 			}
@@ -278,11 +270,7 @@ func appendValue(b []byte, v parser.Value) []byte {
 					if j > 0 {
 						b = append(b, ',')
 					}
-					b = append(b, '[')
-					b = appendTimestamp(b, p.T)
-					b = append(b, ',')
-					b = appendHistogram(b, p.H)
-					b = append(b, ']')
+					b = appendHistogramPoint(b, p.T, p.H)
 				}
 				b = append(b, ']')
 			}
@@ -304,6 +292,24 @@ func appendValue(b []byte, v parser.Value) []byte {
 		return append(b, ']')
 	}
 	return append(b, "null"...)
+}
+
+// appendFloatPoint writes a sample of a vector or matrix: [t,"value"].
+func appendFloatPoint(b []byte, t int64, f float64) []byte {
+	b = append(b, '[')
+	b = appendTimestamp(b, t)
+	b = append(b, ',')
+	b = appendSampleValue(b, f)
+	return append(b, ']')
+}
+
+// appendHistogramPoint writes a histogram sample: [t,{histogram}].
+func appendHistogramPoint(b []byte, t int64, h *histogram.FloatHistogram) []byte {
+	b = append(b, '[')
+	b = appendTimestamp(b, t)
+	b = append(b, ',')
+	b = appendHistogram(b, h)
+	return append(b, ']')
 }
 
 // queryData is the data of /api/v1/query and query_range.
