@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,6 +131,7 @@ type coldWarm struct {
 }
 
 func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed bool) (*coldWarm, error) {
+	settle()
 	t0 := time.Now()
 	s, err := start()
 	if err != nil {
@@ -153,6 +155,14 @@ func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed boo
 	cw.PeakRSS = vmHWM(s.pid())
 	cw.WarmMed = medianSeconds(cw.Warm)
 	return cw, nil
+}
+
+// settle collects the harness's own garbage (the answers of the row before,
+// decoded and compared) before a server starts, so that our collector does
+// not run beside a single cold request on a 2-CPU machine: it made cold
+// times swing by 2-4x from run to run.
+func settle() {
+	runtime.GC()
 }
 
 func medianSeconds(rs []rrResult) float64 {
@@ -252,6 +262,7 @@ type promqlRun struct {
 }
 
 func (b *bench) measurePromQL(start func() (*server, error), extra func() (*server, error)) (*promqlRun, error) {
+	settle()
 	t0 := time.Now()
 	var backend *server
 	if extra != nil {
