@@ -254,26 +254,8 @@ func appendValue(b []byte, v parser.Value) []byte {
 			}
 			b = append(b, `{"metric":`...)
 			b = appendLabels(b, s.Metric)
-			if len(s.Floats) > 0 {
-				b = append(b, `,"values":[`...)
-				for j, p := range s.Floats {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendFloatPoint(b, p.T, p.F)
-				}
-				b = append(b, ']')
-			}
-			if len(s.Histograms) > 0 {
-				b = append(b, `,"histograms":[`...)
-				for j, p := range s.Histograms {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendHistogramPoint(b, p.T, p.H)
-				}
-				b = append(b, ']')
-			}
+			b = appendPoints(b, `,"values":[`, s.Floats, func(b []byte, p promql.FPoint) []byte { return appendFloatPoint(b, p.T, p.F) })
+			b = appendPoints(b, `,"histograms":[`, s.Histograms, func(b []byte, p promql.HPoint) []byte { return appendHistogramPoint(b, p.T, p.H) })
 			b = append(b, '}')
 		}
 		return append(b, ']')
@@ -292,6 +274,22 @@ func appendValue(b []byte, v parser.Value) []byte {
 		return append(b, ']')
 	}
 	return append(b, "null"...)
+}
+
+// appendPoints writes the points of a matrix series after key, which opens
+// their list; nothing when there are none.
+func appendPoints[P any](b []byte, key string, ps []P, appendPoint func([]byte, P) []byte) []byte {
+	if len(ps) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	for j, p := range ps {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendPoint(b, p)
+	}
+	return append(b, ']')
 }
 
 // appendFloatPoint writes a sample of a vector or matrix: [t,"value"].

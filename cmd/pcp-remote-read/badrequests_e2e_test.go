@@ -137,24 +137,10 @@ func TestBadRequests(t *testing.T) {
 			}
 			hreq.Header.Set("Content-Type", ct)
 			hreq.Header.Set("Content-Encoding", "snappy")
-			start := time.Now()
-			resp, err := http.DefaultClient.Do(hreq)
-			if err != nil {
-				t.Fatal(err)
+			code, b := checkedRequest(t, hreq, c.want)
+			if code >= 400 && len(strings.TrimSpace(string(b))) < 10 {
+				t.Errorf("status %d with no message: %q", code, b)
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			took := time.Since(start)
-			if resp.StatusCode != c.want {
-				t.Errorf("status %d, want %d: %s", resp.StatusCode, c.want, tailString(string(b), 300))
-			}
-			if resp.StatusCode >= 400 && len(strings.TrimSpace(string(b))) < 10 {
-				t.Errorf("status %d with no message: %q", resp.StatusCode, b)
-			}
-			if took > slowRequest {
-				t.Errorf("took %v", took)
-			}
-			t.Logf("%d in %v: %s", resp.StatusCode, took.Round(time.Millisecond), firstLine(b, resp.StatusCode))
 		})
 	}
 
@@ -208,27 +194,12 @@ func TestBadRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
-			resp, err := http.DefaultClient.Do(hreq)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			took := time.Since(start)
-			if resp.StatusCode != c.want {
-				t.Errorf("status %d, want %d: %s", resp.StatusCode, c.want, tailString(string(b), 300))
-			}
-			if resp.StatusCode == 400 {
+			if code, b := checkedRequest(t, hreq, c.want); code == 400 {
 				var r pcptest.APIResponse
 				if err := json.Unmarshal(b, &r); err != nil || r.ErrorType != "bad_data" || r.Error == "" {
 					t.Errorf("400 without a bad_data envelope: %s", tailString(string(b), 300))
 				}
 			}
-			if took > slowRequest {
-				t.Errorf("took %v", took)
-			}
-			t.Logf("%d in %v: %s", resp.StatusCode, took.Round(time.Millisecond), firstLine(b, resp.StatusCode))
 		})
 	}
 
@@ -242,6 +213,28 @@ func TestBadRequests(t *testing.T) {
 	for _, l := range srv.logs.atLeast("ERROR") {
 		t.Errorf("logged at error level: %s", l)
 	}
+}
+
+// checkedRequest sends a bad request, checks its status and that it was
+// answered in time, logs the answer's first line and returns it.
+func checkedRequest(t *testing.T, hreq *http.Request, want int) (int, []byte) {
+	t.Helper()
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != want {
+		t.Errorf("status %d, want %d: %s", resp.StatusCode, want, tailString(string(b), 300))
+	}
+	if took > slowRequest {
+		t.Errorf("took %v", took)
+	}
+	t.Logf("%d in %v: %s", resp.StatusCode, took.Round(time.Millisecond), firstLine(b, resp.StatusCode))
+	return resp.StatusCode, b
 }
 
 // firstLine shortens an answer for the log.

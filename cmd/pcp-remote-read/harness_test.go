@@ -127,20 +127,33 @@ func runInProcess(t testing.TB, argv []string, logs io.Writer, done chan int) (s
 // a JSON debug log, waits until it is ready and stops it when the test ends.
 func startLogged(t testing.TB, args ...string) *testServer {
 	t.Helper()
-	addr := pcptest.FreePort(t)
+	addr, argv := loggedArgs(t, args)
 	logs := &logBuffer{}
 	done := make(chan int, 1)
-	argv := append([]string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)}, args...)
 	s := &testServer{base: "http://" + addr, logs: logs}
 	s.stop = runInProcess(t, argv, logs, done)
+	s.watch(t, done)
+	return s
+}
+
+// loggedArgs is a test server's command line: a free loopback port, a JSON
+// debug log and a cache directory of its own, then args.
+func loggedArgs(t testing.TB, args []string) (addr string, argv []string) {
+	addr = pcptest.FreePort(t)
+	return addr, append([]string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)}, args...)
+}
+
+// watch stops s when the test ends, showing the tail of its log if the
+// test failed, and waits until s is ready (done says it exited first).
+func (s *testServer) watch(t testing.TB, done chan int) {
+	t.Helper()
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("server log (tail):\n%s", tailString(logs.String(), 4000))
+			t.Logf("server log (tail):\n%s", tailString(s.logs.String(), 4000))
 		}
 	})
 	waitReady(t, s.base+"/-/ready", 30*time.Second, done)
-	return s
 }
 
 // cacheDir is a --cache.dir of the test's own, so tests leave nothing in
@@ -416,9 +429,8 @@ func nobody(t testing.TB) (uint32, uint32) {
 func startAs(t testing.TB, uid, gid uint32, args ...string) *testServer {
 	t.Helper()
 	bin := serverBinary(t)
-	addr := pcptest.FreePort(t)
+	addr, argv := loggedArgs(t, args)
 	logs := &logBuffer{}
-	argv := append([]string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)}, args...)
 	cmd := exec.Command(bin, argv...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
@@ -446,13 +458,7 @@ func startAs(t testing.TB, uid, gid uint32, args ...string) *testServer {
 		})
 		return code
 	}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("server log (tail):\n%s", tailString(logs.String(), 4000))
-		}
-	})
-	waitReady(t, s.base+"/-/ready", 30*time.Second, done)
+	s.watch(t, done)
 	return s
 }
 
