@@ -238,10 +238,10 @@ func appendValue(b []byte, v parser.Value) []byte {
 			b = appendLabels(b, s.Metric)
 			if s.H == nil {
 				b = append(b, `,"value":`...)
-				b = appendFloatPoint(b, s.T, s.F)
+				b = appendFloatPoint(b, promql.FPoint{T: s.T, F: s.F})
 			} else {
 				b = append(b, `,"histogram":`...)
-				b = appendHistogramPoint(b, s.T, s.H)
+				b = appendHistogramPoint(b, promql.HPoint{T: s.T, H: s.H})
 			}
 			b = append(b, '}')
 		}
@@ -254,8 +254,14 @@ func appendValue(b []byte, v parser.Value) []byte {
 			}
 			b = append(b, `{"metric":`...)
 			b = appendLabels(b, s.Metric)
-			b = appendPoints(b, `,"values":[`, s.Floats, func(b []byte, p promql.FPoint) []byte { return appendFloatPoint(b, p.T, p.F) })
-			b = appendPoints(b, `,"histograms":[`, s.Histograms, func(b []byte, p promql.HPoint) []byte { return appendHistogramPoint(b, p.T, p.H) })
+			if len(s.Floats) > 0 {
+				b = append(b, `,"values":`...)
+				b = appendList(b, s.Floats, appendFloatPoint)
+			}
+			if len(s.Histograms) > 0 {
+				b = append(b, `,"histograms":`...)
+				b = appendList(b, s.Histograms, appendHistogramPoint)
+			}
 			b = append(b, '}')
 		}
 		return append(b, ']')
@@ -276,37 +282,33 @@ func appendValue(b []byte, v parser.Value) []byte {
 	return append(b, "null"...)
 }
 
-// appendPoints writes the points of a matrix series after key, which opens
-// their list; nothing when there are none.
-func appendPoints[P any](b []byte, key string, ps []P, appendPoint func([]byte, P) []byte) []byte {
-	if len(ps) == 0 {
-		return b
-	}
-	b = append(b, key...)
-	for j, p := range ps {
-		if j > 0 {
+// appendList writes a JSON array of xs, each written by appendItem.
+func appendList[T any](b []byte, xs []T, appendItem func([]byte, T) []byte) []byte {
+	b = append(b, '[')
+	for i, x := range xs {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendPoint(b, p)
+		b = appendItem(b, x)
 	}
 	return append(b, ']')
 }
 
 // appendFloatPoint writes a sample of a vector or matrix: [t,"value"].
-func appendFloatPoint(b []byte, t int64, f float64) []byte {
+func appendFloatPoint(b []byte, p promql.FPoint) []byte {
 	b = append(b, '[')
-	b = appendTimestamp(b, t)
+	b = appendTimestamp(b, p.T)
 	b = append(b, ',')
-	b = appendSampleValue(b, f)
+	b = appendSampleValue(b, p.F)
 	return append(b, ']')
 }
 
 // appendHistogramPoint writes a histogram sample: [t,{histogram}].
-func appendHistogramPoint(b []byte, t int64, h *histogram.FloatHistogram) []byte {
+func appendHistogramPoint(b []byte, p promql.HPoint) []byte {
 	b = append(b, '[')
-	b = appendTimestamp(b, t)
+	b = appendTimestamp(b, p.T)
 	b = append(b, ',')
-	b = appendHistogram(b, h)
+	b = appendHistogram(b, p.H)
 	return append(b, ']')
 }
 
@@ -331,30 +333,12 @@ func (d queryData) appendJSON(b []byte) []byte {
 // stringList is a JSON array of strings; nil is [] (never null).
 type stringList []string
 
-func (l stringList) appendJSON(b []byte) []byte {
-	b = append(b, '[')
-	for i, s := range l {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, s)
-	}
-	return append(b, ']')
-}
+func (l stringList) appendJSON(b []byte) []byte { return appendList(b, l, appendString) }
 
 // labelSets is the data of /api/v1/series.
 type labelSets []labels.Labels
 
-func (l labelSets) appendJSON(b []byte) []byte {
-	b = append(b, '[')
-	for i, ls := range l {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendLabels(b, ls)
-	}
-	return append(b, ']')
-}
+func (l labelSets) appendJSON(b []byte) []byte { return appendList(b, l, appendLabels) }
 
 // jsonMarshal writes small, fixed-shape values (build info, stats) with
 // encoding/json.
