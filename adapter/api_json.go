@@ -294,22 +294,24 @@ func appendList[T any](b []byte, xs []T, appendItem func([]byte, T) []byte) []by
 	return append(b, ']')
 }
 
-// appendFloatPoint writes a sample of a vector or matrix: [t,"value"].
-func appendFloatPoint(b []byte, p promql.FPoint) []byte {
+// appendPoint writes a sample of a vector or matrix: [t,value], the value
+// written by appendV.
+func appendPoint[V any](b []byte, t int64, v V, appendV func([]byte, V) []byte) []byte {
 	b = append(b, '[')
-	b = appendTimestamp(b, p.T)
+	b = appendTimestamp(b, t)
 	b = append(b, ',')
-	b = appendSampleValue(b, p.F)
+	b = appendV(b, v)
 	return append(b, ']')
 }
 
-// appendHistogramPoint writes a histogram sample: [t,{histogram}].
+// appendFloatPoint writes [t,"value"].
+func appendFloatPoint(b []byte, p promql.FPoint) []byte {
+	return appendPoint(b, p.T, p.F, appendSampleValue)
+}
+
+// appendHistogramPoint writes [t,{histogram}].
 func appendHistogramPoint(b []byte, p promql.HPoint) []byte {
-	b = append(b, '[')
-	b = appendTimestamp(b, p.T)
-	b = append(b, ',')
-	b = appendHistogram(b, p.H)
-	return append(b, ']')
+	return appendPoint(b, p.T, p.H, appendHistogram)
 }
 
 // queryData is the data of /api/v1/query and query_range.
