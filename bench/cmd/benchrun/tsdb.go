@@ -31,7 +31,12 @@ func startOurs(t *tools, ci *corpusInfo, logTag string, extra ...string) (*serve
 	args := append([]string{t.ours, "--web.listen-address=" + addr, "--log.level=warn", "--archive.rescan-interval=0", "--query.timeout=10m"}, t.cacheArgs()...)
 	args = append(args, extra...)
 	args = append(args, ci.HostDir)
-	p, err := startProc("pcp-remote-read", t.logFile("ours-"+logTag), t.oursEnv, args...)
+	return startServer("pcp-remote-read", t.logFile("ours-"+logTag), t.oursEnv, addr, args...)
+}
+
+// startServer starts a server listening on addr and waits until it is ready.
+func startServer(name, logFile string, env []string, addr string, argv ...string) (*server, error) {
+	p, err := startProc(name, logFile, env, argv...)
 	if err != nil {
 		return nil, err
 	}
@@ -53,18 +58,9 @@ func startProm(t *tools, dataDir, configYAML, logTag string) (*server, error) {
 	if err := os.WriteFile(cfg, []byte(configYAML), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := startProc("prometheus", strings.TrimSuffix(cfg, ".yml")+".log", nil, t.prom3,
+	return startServer("prometheus", strings.TrimSuffix(cfg, ".yml")+".log", nil, addr, t.prom3,
 		"--config.file="+cfg, "--storage.tsdb.path="+dataDir, "--storage.tsdb.retention.time=100y",
 		"--web.listen-address="+addr, "--log.level=warn", "--query.timeout=10m")
-	if err != nil {
-		return nil, err
-	}
-	s := &server{proc: p, base: "http://" + addr}
-	if err := waitReady(p, s.base+"/-/ready", 10*time.Minute); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return s, nil
 }
 
 const emptyPromConfig = "global:\n  scrape_interval: 1m\n"
