@@ -57,7 +57,7 @@ func checkSampleIterators(t *testing.T, st *Storage, dir string, mint, maxt int6
 			t.Fatalf("series of type %T", ss.At())
 		}
 		want := sr.materialize()
-		if sr.segs == nil || !sr.ordered() {
+		if !sr.walkable() {
 			continue
 		}
 		ordered++

@@ -129,7 +129,7 @@ func (s *series) Labels() labels.Labels { return s.lset }
 //
 // An iterator passed back in lends its buffers, as for chunkSeries.
 func (s *series) Iterator(old chunkenc.Iterator) chunkenc.Iterator {
-	if s.segs == nil || !s.ordered() {
+	if !s.walkable() {
 		l := s.materialize()
 		return &errIterator{Iterator: storage.NewListSeriesIterator(sampleList(l)), s: s, n: len(l)}
 	}
@@ -139,7 +139,7 @@ func (s *series) Iterator(old chunkenc.Iterator) chunkenc.Iterator {
 		it.xor, oc = o.xor, &o.c
 		*o = sampleIterator{c: o.c} // spent: Next is false
 	}
-	it.c.init(s, oc)
+	it.c.init(s, oc, true)
 	return it
 }
 
@@ -295,12 +295,17 @@ func (c *chunkSeries) Labels() labels.Labels { return c.s.lset }
 func (c *chunkSeries) Iterator(old chunks.Iterator) chunks.Iterator {
 	it := &chunkIterator{}
 	o, _ := old.(*chunkIterator)
-	it.init(c.s, o)
+	it.init(c.s, o, c.s.walkable())
 	return it
 }
 
-// init makes the chunks of s, with the buffers of o (nil or spent) if any.
-func (it *chunkIterator) init(s *series, o *chunkIterator) {
+// walkable tells whether the series' chunks can be made from its parts in
+// place (see ordered), not from its materialized samples.
+func (s *series) walkable() bool { return s.segs != nil && s.ordered() }
+
+// init makes the chunks of s, with the buffers of o (nil or spent) if any;
+// walkable is s.walkable(), which the caller has already worked out.
+func (it *chunkIterator) init(s *series, o *chunkIterator, walkable bool) {
 	it.s = s
 	if o != nil {
 		// Spare buffers are taken from the end: the buffer series k
@@ -314,7 +319,7 @@ func (it *chunkIterator) init(s *series, o *chunkIterator) {
 		it.chunks, it.spare = o.chunks[:0], o.spare
 		*o = chunkIterator{s: o.s} // spent: Next is false, Err as before
 	}
-	if s.segs == nil || !s.ordered() {
+	if !walkable {
 		it.encodeAll(s.materialize())
 		return
 	}

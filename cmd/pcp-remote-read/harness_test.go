@@ -139,6 +139,7 @@ func startLogged(t testing.TB, args ...string) *testServer {
 // loggedArgs is a test server's command line: a free loopback port, a JSON
 // debug log and a cache directory of its own, then args.
 func loggedArgs(t testing.TB, args []string) (addr string, argv []string) {
+	t.Helper()
 	addr = pcptest.FreePort(t)
 	return addr, append([]string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)}, args...)
 }
