@@ -50,8 +50,8 @@ func renderMarkdown(r *results) string {
 	}
 	b.WriteString("\n")
 	b.WriteString("Ratios are ours / baseline: below 1 is better for times and memory, above 1 for rates. ")
-	b.WriteString("Cold = the first request to a freshly started process (page cache warm; column tables, if any, already built); warm = the median of up to ")
-	fmt.Fprintf(&b, "%v repetitions of the same request on that process. ", r.Options["warm_repetitions"])
+	b.WriteString("Cold = the first request to a freshly started process (page cache warm; column tables, if any, already built); warm = the median of repetitions of the same request on that process: ")
+	fmt.Fprintf(&b, "%v (within 60 s), or for a fast request as many more as 2 s allow, up to 5 times that. ", r.Options["warm_repetitions"])
 	b.WriteString("Every remote-read answer is checked against the TSDB's: same series, samples, timestamps and values inside the range (our staleness markers at archive boundaries are left out).\n\n")
 
 	b.WriteString("| section | measurement | ours | baseline | ours / baseline | target | verdict | check |\n")
