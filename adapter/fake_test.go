@@ -79,6 +79,9 @@ type fakeStorage struct {
 	querierErr error                   // returned by Querier/ChunkQuerier
 	selectErr  error                   // returned by SeriesSet.Err
 	warnings   annotations.Annotations // returned by SeriesSet.Warnings
+	// hinted gives the querier's series iterators a SamplesHint, as
+	// translate's have.
+	hinted bool
 	// chunkSeries, when set, replaces the chunk querier's series.
 	chunkSeries []storage.ChunkSeries
 	// When block is set, Select signals entered and waits for block.
@@ -156,7 +159,11 @@ func (q *fakeQuerier) Select(ctx context.Context, sorted bool, hints *storage.Se
 	matched := q.f.record(ctx, selectCall{mint: q.mint, maxt: q.maxt, sorted: sorted, hints: hints, matchers: ms})
 	set := &sliceSet[storage.Series]{err: q.f.selectErr, warnings: q.f.warnings}
 	for _, s := range matched {
-		set.items = append(set.items, storage.NewListSeries(s.lset, s.samples()))
+		var ls storage.Series = storage.NewListSeries(s.lset, s.samples())
+		if q.f.hinted {
+			ls = hintedSeries{ls, len(s.samples())}
+		}
+		set.items = append(set.items, ls)
 	}
 	return set
 }
@@ -212,3 +219,20 @@ func (s *sliceSet[T]) Next() bool {
 func (s *sliceSet[T]) At() T                             { return s.cur }
 func (s *sliceSet[T]) Err() error                        { return s.err }
 func (s *sliceSet[T]) Warnings() annotations.Annotations { return s.warnings }
+
+// hintedSeries gives its iterator a SamplesHint of n.
+type hintedSeries struct {
+	storage.Series
+	n int
+}
+
+func (s hintedSeries) Iterator(chunkenc.Iterator) chunkenc.Iterator {
+	return hintedIterator{s.Series.Iterator(nil), s.n}
+}
+
+type hintedIterator struct {
+	chunkenc.Iterator
+	n int
+}
+
+func (h hintedIterator) SamplesHint() int { return h.n }

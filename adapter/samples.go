@@ -85,8 +85,9 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 		})
 }
 
-// span is where an encoded series lies in samplesWire.buf.
-type span struct{ from, to int }
+// span is where an encoded series lies: bytes [from, to) of
+// samplesWire.blocks[block].
+type span struct{ block, from, to int }
 
 // samplesWire encodes a ReadResponse of float samples in protobuf wire
 // form, as prompb's generated code does (proto3: fields at their zero
@@ -97,11 +98,25 @@ type span struct{ from, to int }
 //	TimeSeries   { repeated Label labels = 1; repeated Sample samples = 2; }
 //	Label        { string name = 1; string value = 2; }
 //	Sample       { double value = 1; int64 timestamp = 2; }
+//
+// The series' TimeSeries bodies go into blocks, each series whole in one:
+// a new block is started when a series does not fit, so what is encoded
+// is never copied to grow a buffer. One growing buffer copied (and
+// cleared) about five times its final size, as append grows large slices
+// by a quarter: most of the time of a week of samples.
 type samplesWire struct {
-	buf    []byte // the series' TimeSeries bodies, one after the other
-	out    []byte // the response
-	snappy []byte // the response compressed
+	blocks [][]byte // the last one is being filled
+	out    []byte   // the response
+	snappy []byte   // the response compressed
 }
+
+// minSamplesBlock is the smallest block started; blocks after it are as
+// big as all before them together (up to maxSamplesBlock), so that a
+// large answer takes few blocks.
+const (
+	minSamplesBlock = 256 << 10
+	maxSamplesBlock = 16 << 20
+)
 
 const (
 	tagLen1  = 1<<3 | 2 // field 1, length-delimited
@@ -110,17 +125,45 @@ const (
 	tagVar2  = 2<<3 | 0 // field 2, varint
 )
 
+// block returns the index of a block with room for need more bytes,
+// starting a new one (or reusing a kept one) when the last has not.
+func (e *samplesWire) block(need int) int {
+	k := len(e.blocks) - 1
+	if k >= 0 && cap(e.blocks[k])-len(e.blocks[k]) >= need {
+		return k
+	}
+	// Blocks kept from an earlier answer are reused in order: they sit
+	// past len(e.blocks), each emptied.
+	if k+1 < cap(e.blocks) {
+		if b := e.blocks[:k+2][k+1]; cap(b) >= need {
+			e.blocks = e.blocks[:k+2]
+			return k + 1
+		}
+	}
+	size := minSamplesBlock
+	for _, b := range e.blocks {
+		size += len(b)
+	}
+	size = max(need, min(size, maxSamplesBlock))
+	e.blocks = append(e.blocks, make([]byte, 0, size))
+	return len(e.blocks) - 1
+}
+
 // series encodes the labels and float samples of one series (histogram
 // samples are skipped: PCP has none, and a SAMPLES client would need them
 // in a separate field) and returns where they are and how many samples.
-// An empty series leaves buf as it was.
+// An empty series leaves the blocks as they were.
 func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *sampleBudget) (span, int, error) {
-	from := len(e.buf)
-	b := e.buf
+	need := 0
+	lset.Range(func(l labels.Label) { need += lenField(stringField(l.Name) + stringField(l.Value)) })
 	if h, ok := it.(interface{ SamplesHint() int }); ok {
-		// A sample takes at most 22 bytes; most take about 16.
-		b = slices.Grow(b, 16*h.SamplesHint())
+		// A sample takes at most 22 bytes; most take about 16. A
+		// series longer than its hint grows its block by appending.
+		need += 16 * h.SamplesHint()
 	}
+	k := e.block(need)
+	b := e.blocks[k]
+	from := len(b)
 	lset.Range(func(l labels.Label) {
 		b = append(b, tagLen1)
 		b = binary.AppendUvarint(b, uint64(stringField(l.Name)+stringField(l.Value)))
@@ -129,6 +172,10 @@ func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *s
 	})
 	n := 0
 	var last int64
+	fail := func(err error) (span, int, error) {
+		e.blocks[k] = b[:from]
+		return span{}, 0, err
+	}
 	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 		if vt != chunkenc.ValFloat {
 			continue
@@ -137,12 +184,10 @@ func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *s
 		// The client binary-searches samples (§4); out-of-order input is a
 		// storage bug that must not reach it.
 		if n > 0 && t <= last {
-			e.buf = b[:from]
-			return span{}, 0, internalError(nil, "sample timestamp %d not after %d", t, last)
+			return fail(internalError(nil, "sample timestamp %d not after %d", t, last))
 		}
 		if err := budget.take(1); err != nil {
-			e.buf = b[:from]
-			return span{}, 0, err
+			return fail(err)
 		}
 		last = t
 		n++
@@ -160,15 +205,13 @@ func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *s
 		b[at-1] = byte(len(b) - at)
 	}
 	if err := it.Err(); err != nil {
-		e.buf = b[:from]
-		return span{}, 0, internalError(err, "iterate samples")
+		return fail(internalError(err, "iterate samples"))
 	}
 	if n == 0 {
-		e.buf = b[:from]
-		return span{}, 0, nil
+		return fail(nil)
 	}
-	e.buf = b
-	return span{from, len(b)}, n, nil
+	e.blocks[k] = b
+	return span{k, from, len(b)}, n, nil
 }
 
 // response assembles the ReadResponse: one QueryResult per query, its
@@ -189,7 +232,7 @@ func (e *samplesWire) response(results [][]labelled[span]) []byte {
 		for _, s := range res {
 			b = append(b, tagLen1)
 			b = binary.AppendUvarint(b, uint64(s.val.to-s.val.from))
-			b = append(b, e.buf[s.val.from:s.val.to]...)
+			b = append(b, e.blocks[s.val.block][s.val.from:s.val.to]...)
 		}
 	}
 	e.out = b
@@ -246,10 +289,17 @@ func (h *readHandler) samplesBufs() *samplesWire {
 }
 
 func (h *readHandler) releaseSamplesBufs(e *samplesWire) {
-	if cap(e.buf)+cap(e.out)+cap(e.snappy) > maxKeptSamplesBufs {
+	size := cap(e.out) + cap(e.snappy)
+	for _, b := range e.blocks[:cap(e.blocks)] {
+		size += cap(b)
+	}
+	if size > maxKeptSamplesBufs {
 		return
 	}
-	e.buf, e.out, e.snappy = e.buf[:0], e.out[:0], e.snappy[:0]
+	for i := range e.blocks[:cap(e.blocks)] {
+		e.blocks[:cap(e.blocks)][i] = e.blocks[:cap(e.blocks)][i][:0]
+	}
+	e.blocks, e.out, e.snappy = e.blocks[:0], e.out[:0], e.snappy[:0]
 	h.samplesMu.Lock()
 	h.samplesKept = e
 	h.samplesMu.Unlock()
