@@ -145,6 +145,7 @@ func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed boo
 		cw.ErrCount++
 	}
 	for i, t0 := 0, time.Now(); b.moreWarm(i, t0); i++ {
+		settle()
 		r := remoteRead(s.base, q, streamed, body, 10*time.Minute)
 		if r.Err != "" {
 			cw.ErrCount++
@@ -176,7 +177,9 @@ func (b *bench) moreWarm(i int, t0 time.Time) bool {
 // settle collects the harness's own garbage (the answers of the row before,
 // decoded and compared) before a server starts, so that our collector does
 // not run beside a single cold request on a 2-CPU machine: it made cold
-// times swing by 2-4x from run to run.
+// times swing by 2-4x from run to run. Warm repetitions settle too: after
+// answers of 69 M samples, every other one took 4-5 times as long, on
+// both sides, while the harness collected the one before.
 func settle() {
 	runtime.GC()
 }
@@ -298,6 +301,7 @@ func (b *bench) measurePromQL(start func() (*server, error), extra func() (*serv
 	pr.Cold = queryRange(s.base, b.promqlExpr, st, en, time.Minute, 10*time.Minute)
 	var secs []float64
 	for i, t0 := 0, time.Now(); b.moreWarm(i, t0); i++ {
+		settle()
 		r := queryRange(s.base, b.promqlExpr, st, en, time.Minute, 10*time.Minute)
 		r.values = nil
 		pr.Warm = append(pr.Warm, r)
