@@ -289,15 +289,16 @@ func (h *readHandler) samplesBufs() *samplesWire {
 }
 
 func (h *readHandler) releaseSamplesBufs(e *samplesWire) {
+	all := e.blocks[:cap(e.blocks)] // kept blocks included
 	size := cap(e.out) + cap(e.snappy)
-	for _, b := range e.blocks[:cap(e.blocks)] {
+	for _, b := range all {
 		size += cap(b)
 	}
 	if size > maxKeptSamplesBufs {
 		return
 	}
-	for i := range e.blocks[:cap(e.blocks)] {
-		e.blocks[:cap(e.blocks)][i] = e.blocks[:cap(e.blocks)][i][:0]
+	for i := range all {
+		all[i] = all[i][:0]
 	}
 	e.blocks, e.out, e.snappy = e.blocks[:0], e.out[:0], e.snappy[:0]
 	h.samplesMu.Lock()
