@@ -386,6 +386,13 @@ func readXZBlockHeader(r io.ReaderAt, b *xzBlock) error {
 	if b.ulen > xzMaxBlock {
 		return fmt.Errorf("xz: offset %d: block of %d bytes: %w", b.off, b.ulen, errXZUnsupported)
 	}
+	// The compressed block is read into memory whole (xzDecoded.start).
+	// Real encoders store what LZMA would expand, at 3 bytes a 64 KiB
+	// chunk; more than that bound is left to the streaming decoder, so
+	// that an index cannot make us read a huge block for a small one.
+	if b.compLen > b.ulen+b.ulen/1024+64<<10 {
+		return fmt.Errorf("xz: offset %d: %d compressed bytes for %d: %w", b.off, b.compLen, b.ulen, errXZUnsupported)
+	}
 	// Each block starts with a fresh dictionary (the first LZMA2 chunk
 	// resets it), so it never needs to be bigger than the block: a
 	// hostile dictionary size cannot make us allocate more than that.

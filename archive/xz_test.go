@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -492,28 +493,28 @@ func TestXZReadAhead(t *testing.T) {
 
 // TestXZHostileSizes: an index may claim any sizes; nothing is allocated
 // from them before the data is there.
-func TestXZHostileSizes(t *testing.T) {
-	// One stream, two blocks that claim xzMaxBlock bytes each but hold
-	// 10 bytes of LZMA2 (an uncompressed chunk and the end marker).
+// hostileXZ makes a one-stream .xz file of blocks blocks, each holding the
+// LZMA2 data chunks (which decodes to data) and claiming ulen bytes in the
+// index; the block headers give a 4 GiB dictionary.
+func hostileXZ(blocks int, chunks []byte, data string, ulen uint64) []byte {
 	var stream bytes.Buffer
 	stream.Write([]byte{0xFD, '7', 'z', 'X', 'Z', 0, 0, 1})
 	stream.Write(le32(crc32.ChecksumIEEE([]byte{0, 1})))
 	var index []byte
-	for i := 0; i < 2; i++ {
+	for i := 0; i < blocks; i++ {
 		hdr := []byte{2, 0, 0x21, 1, 40, 0, 0, 0} // LZMA2, dictionary 4 GiB - 1
 		hdr = append(hdr, le32(crc32.ChecksumIEEE(hdr))...)
-		chunk := []byte{1, 0, 4, 'h', 'e', 'l', 'l', 'o', 0}
-		blk := append(hdr, chunk...)
+		blk := append(hdr, chunks...)
 		unpadded := len(blk) + 4
 		for len(blk)%4 != 0 {
 			blk = append(blk, 0)
 		}
-		blk = append(blk, le32(crc32.ChecksumIEEE([]byte("hello")))...)
+		blk = append(blk, le32(crc32.ChecksumIEEE([]byte(data)))...)
 		stream.Write(blk)
 		index = appendUvarint(index, uint64(unpadded))
-		index = appendUvarint(index, xzMaxBlock)
+		index = appendUvarint(index, ulen)
 	}
-	index = append([]byte{0, 2}, index...)
+	index = append([]byte{0, byte(blocks)}, index...)
 	for len(index)%4 != 0 {
 		index = append(index, 0)
 	}
@@ -523,7 +524,13 @@ func TestXZHostileSizes(t *testing.T) {
 	stream.Write(le32(crc32.ChecksumIEEE(foot)))
 	stream.Write(foot)
 	stream.Write([]byte("YZ"))
-	b := stream.Bytes()
+	return stream.Bytes()
+}
+
+func TestXZHostileSizes(t *testing.T) {
+	// One stream, two blocks that claim xzMaxBlock bytes each but hold
+	// 10 bytes of LZMA2 (an uncompressed chunk and the end marker).
+	b := hostileXZ(2, []byte{1, 0, 4, 'h', 'e', 'l', 'l', 'o', 0}, "hello", xzMaxBlock)
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -542,6 +549,27 @@ func TestXZHostileSizes(t *testing.T) {
 	// 4 GiB of the block header; the block buffer grows with the data.
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > xzMaxBlock+(4<<20) {
 		t.Fatalf("allocated %d bytes", grew)
+	}
+}
+
+// TestXZCompressedBound: a block whose compressed size is far more than
+// any encoder makes of its claimed decoded size is left to the streaming
+// decoder, not read into memory whole.
+func TestXZCompressedBound(t *testing.T) {
+	var chunks []byte
+	data := strings.Repeat("x", 3*(64<<10))
+	for i := 0; i < 3; i++ {
+		chunks = append(append(chunks, 1+byte(min(i, 1)), 0xff, 0xff), data[:64<<10]...)
+	}
+	chunks = append(chunks, 0)
+	good := hostileXZ(2, chunks, data, uint64(len(data)))
+	if _, err := newXZSource("good.xz", bytes.NewReader(good), int64(len(good))); err != nil {
+		t.Fatalf("stored chunks at the bound: %v", err)
+	}
+	bad := hostileXZ(2, chunks, data, 100)
+	_, err := newXZSource("bad.xz", bytes.NewReader(bad), int64(len(bad)))
+	if !errors.Is(err, errXZUnsupported) {
+		t.Fatalf("%d compressed bytes claiming 100: %v, want unsupported", len(chunks), err)
 	}
 }
 
