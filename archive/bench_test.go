@@ -26,10 +26,17 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	bb := newBuilder(3)
 	dir := b.TempDir()
-	vols := [][][]byte{benchRecords(bb, 4000)}
+	vols := [][][]byte{benchRecords(bb, 4000, false)}
 	base := bb.write(b, dir, "big", benchMeta(), vols, nil)
 	for _, floats := range []bool{false, true} {
 		b.Run("synthetic/file/"+loopName(floats), func(b *testing.B) { benchReader(b, base, floats) })
+	}
+	// Records whose instances change every time: no layout repeats, so
+	// this is what remembering layouts (sameCache) costs when it never
+	// pays.
+	changing := bb.write(b, dir, "changing", benchMeta(), [][][]byte{benchRecords(bb, 4000, true)}, nil)
+	for _, floats := range []bool{false, true} {
+		b.Run("synthetic/changing/"+loopName(floats), func(b *testing.B) { benchReader(b, changing, floats) })
 	}
 	for _, floats := range []bool{false, true} {
 		b.Run("synthetic/memory/"+loopName(floats), func(b *testing.B) { benchMemory(b, floats) })
@@ -47,7 +54,7 @@ func loopName(floats bool) string {
 // without the file.
 func benchMemory(b *testing.B, floats bool) {
 	bb := newBuilder(3)
-	buf := cat(benchRecords(bb, 4000)...)
+	buf := cat(benchRecords(bb, 4000, false)...)
 	m := newMeta("bench.meta")
 	types := map[PMID]Type{}
 	for i := 0; i < benchMetrics; i++ {
@@ -260,7 +267,9 @@ func benchMeta() [][]byte {
 	return out
 }
 
-func benchRecords(b *builder, n int) [][]byte {
+// benchRecords makes n records; with changing, every record has other
+// instances than the one before.
+func benchRecords(b *builder, n int, changing bool) [][]byte {
 	recs := make([][]byte, n)
 	for r := range recs {
 		sets := make([]tset, benchMetrics)
@@ -269,6 +278,9 @@ func benchRecords(b *builder, n int) [][]byte {
 			var vals []tval
 			for j := 0; j < benchInsts(i); j++ {
 				inst := int32(j)
+				if changing {
+					inst += int32(r)
+				}
 				if benchInsts(i) == 1 {
 					inst = InstNull
 				}

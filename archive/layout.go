@@ -4,11 +4,13 @@ package archive
 // the reader keeps it and which descriptor it has. pmlogger writes the same
 // metrics in the same order record after record, so it remembers the last
 // PMID seen at each position: a record laid out like the one before costs
-// one compare per set instead of two map lookups.
+// one compare per set instead of two map lookups. It serves one Record: a
+// record decoded by a remembered layout (same) shows that layout's buffers.
 type setLayout struct {
 	want  map[PMID]struct{} // nil keeps every set
 	meta  *Meta             // nil: no descriptors (records decoded alone)
 	slots []layoutSlot
+	same  sameCache // layouts of the last records, for the next ones
 }
 
 type layoutSlot struct {

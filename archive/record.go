@@ -28,6 +28,8 @@ type Record struct {
 	// as the record is checked (see Floats); each set has a range.
 	insts []int32
 	vals  []float64
+	// shared: sets, insts and vals are a remembered layout's (sameCache).
+	shared bool
 }
 
 // ValueSet is the values of one metric in a record. NumVal < 0 is a PCP
@@ -171,6 +173,10 @@ func (r *Record) decode(hdr int, want map[PMID]struct{}) string {
 // it. The passes only say whether the record is good; recordError, a plain
 // one-pass check, says what is wrong with a bad one.
 func (r *Record) decodeSets(hdr int, l *setLayout) string {
+	if l.same.decode(r, hdr) {
+		return ""
+	}
+	l.same.release(r)
 	r.sets, r.skipped = r.sets[:0], r.skipped[:0]
 	r.insts, r.vals = r.insts[:0], r.vals[:0]
 	r.NumPMID, r.Mark = 0, false
@@ -179,6 +185,7 @@ func (r *Record) decodeSets(hdr int, l *setLayout) string {
 		r.Mark = r.NumPMID == 0
 	}
 	if setsEnd, nums, ok := r.indexSets(hdr, l); ok && r.decodeValues(setsEnd, nums) {
+		l.same.remember(r, hdr, setsEnd, l)
 		return ""
 	}
 	r.sets, r.insts, r.vals = r.sets[:0], r.insts[:0], r.vals[:0]
