@@ -186,41 +186,42 @@ func seqWords(vals []float64, body []byte, first int, t Type) bool {
 	if first < 0 || len(vals) > (len(body)-first)/size {
 		return false
 	}
-	// Each loop reslices blocks as it goes: its length test is the only
-	// range check per value.
+	// Each loop steps o through blocks; its test is the only range check
+	// per value.
 	blocks := body[first : first+size*len(vals)]
+	o := 0
 	switch t {
 	case TypeDouble:
 		for i := range vals {
-			if len(blocks) < 12 || binary.BigEndian.Uint32(blocks)&0xffffff != 12 {
+			if o > len(blocks)-12 || binary.BigEndian.Uint32(blocks[o:])&0xffffff != 12 {
 				return false
 			}
-			vals[i] = math.Float64frombits(binary.BigEndian.Uint64(blocks[4:12]))
-			blocks = blocks[12:]
+			vals[i] = math.Float64frombits(binary.BigEndian.Uint64(blocks[o+4:]))
+			o += 12
 		}
 	case TypeU64:
 		for i := range vals {
-			if len(blocks) < 12 || binary.BigEndian.Uint32(blocks)&0xffffff != 12 {
+			if o > len(blocks)-12 || binary.BigEndian.Uint32(blocks[o:])&0xffffff != 12 {
 				return false
 			}
-			vals[i] = float64(binary.BigEndian.Uint64(blocks[4:12]))
-			blocks = blocks[12:]
+			vals[i] = float64(binary.BigEndian.Uint64(blocks[o+4:]))
+			o += 12
 		}
 	case Type64:
 		for i := range vals {
-			if len(blocks) < 12 || binary.BigEndian.Uint32(blocks)&0xffffff != 12 {
+			if o > len(blocks)-12 || binary.BigEndian.Uint32(blocks[o:])&0xffffff != 12 {
 				return false
 			}
-			vals[i] = float64(int64(binary.BigEndian.Uint64(blocks[4:12])))
-			blocks = blocks[12:]
+			vals[i] = float64(int64(binary.BigEndian.Uint64(blocks[o+4:])))
+			o += 12
 		}
 	default:
 		for i := range vals {
-			if len(blocks) < 8 || binary.BigEndian.Uint32(blocks)&0xffffff != 8 {
+			if o > len(blocks)-8 || binary.BigEndian.Uint32(blocks[o:])&0xffffff != 8 {
 				return false
 			}
-			vals[i] = math.Float64frombits(uint64(binary.BigEndian.Uint32(blocks[4:8])))
-			blocks = blocks[8:]
+			vals[i] = math.Float64frombits(uint64(binary.BigEndian.Uint32(blocks[o+4:])))
+			o += 8
 		}
 		toFloat(vals, t)
 	}
