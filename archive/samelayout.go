@@ -160,13 +160,7 @@ func (c *sameLayout) decode(buf []byte, hdr int) bool {
 			}
 			continue
 		}
-		var ok bool
-		if run.t == Type64 || run.t == TypeU64 || run.t == TypeDouble {
-			ok = sameWords64(vals, offs, body)
-		} else {
-			ok = sameWords32(vals, offs, body)
-		}
-		if !ok {
+		if !sameWords(vals, offs, body, blockSize(run.t)) {
 			return false
 		}
 		toFloat(vals, run.t)
@@ -179,10 +173,7 @@ func (c *sameLayout) decode(buf []byte, hdr int) bool {
 // 8 bytes, header included), converting as it goes. A block of another
 // length is not a failure of the record, only of this short way: false.
 func seqWords(vals []float64, body []byte, first int, t Type) bool {
-	size := 8
-	if t == Type64 || t == TypeU64 || t == TypeDouble {
-		size = 12
-	}
+	size := blockSize(t)
 	if first < 0 || len(vals) > (len(body)-first)/size {
 		return false
 	}
@@ -242,39 +233,36 @@ func sameInsts(a, b []byte) bool {
 	return true
 }
 
-// sameWords64 reads the 8-byte value of each block at offs into vals (as
-// raw bits); it fails at a block shorter than that or running past body.
-func sameWords64(vals []float64, offs []int32, body []byte) bool {
+// sameWords reads the value of each block at offs into vals, as raw bits:
+// 8 bytes when size (blockSize) is 12, 4 when it is 8. It fails at a block
+// shorter than size or running past body.
+func sameWords(vals []float64, offs []int32, body []byte, size int) bool {
 	vals = vals[:len(offs)]
 	for i, o := range offs {
 		blk := int(o)
-		if blk < 0 || blk > len(body)-12 {
+		if blk < 0 || blk > len(body)-size {
 			return false
 		}
-		b := body[blk : blk+12 : blk+12]
-		if vlen := int(binary.BigEndian.Uint32(b) & 0xffffff); vlen < 12 || vlen > len(body)-blk {
+		b := body[blk : blk+size : blk+size]
+		if vlen := int(binary.BigEndian.Uint32(b) & 0xffffff); vlen < size || vlen > len(body)-blk {
 			return false
 		}
-		vals[i] = math.Float64frombits(binary.BigEndian.Uint64(b[4:]))
+		if size == 12 {
+			vals[i] = math.Float64frombits(binary.BigEndian.Uint64(b[4:]))
+		} else {
+			vals[i] = math.Float64frombits(uint64(binary.BigEndian.Uint32(b[4:])))
+		}
 	}
 	return true
 }
 
-// sameWords32 is sameWords64 for 4-byte values.
-func sameWords32(vals []float64, offs []int32, body []byte) bool {
-	vals = vals[:len(offs)]
-	for i, o := range offs {
-		blk := int(o)
-		if blk < 0 || blk > len(body)-8 {
-			return false
-		}
-		b := body[blk : blk+8 : blk+8]
-		if vlen := int(binary.BigEndian.Uint32(b) & 0xffffff); vlen < 8 || vlen > len(body)-blk {
-			return false
-		}
-		vals[i] = math.Float64frombits(uint64(binary.BigEndian.Uint32(b[4:])))
+// blockSize is the length of a value block, header included, that holds
+// one value of numeric type t.
+func blockSize(t Type) int {
+	if t == Type64 || t == TypeU64 || t == TypeDouble {
+		return 12
 	}
-	return true
+	return 8
 }
 
 // remember remembers the layout of r, just decoded the long way with every
@@ -349,24 +337,25 @@ func (c *sameLayout) set(r *Record, hdr, setsEnd int, l *setLayout) bool {
 		if s.nnum != numval {
 			return false // a bad value: decode such records the long way
 		}
-		c.addRun(b, s)
+		c.addRun(r.buf, s)
 	}
 	c.head = append(c.head[:0], r.buf[hdr:setsEnd]...)
 	c.n = len(r.buf)
 	return true
 }
 
-// addRun adds the blocks of kept numeric DPTR set s of record bytes b.
-func (c *sameLayout) addRun(b []byte, s *ValueSet) {
+// addRun adds the blocks of kept numeric DPTR set s of record buf, whose
+// blocks decodeSets checked.
+func (c *sameLayout) addRun(buf []byte, s *ValueSet) {
 	from := len(c.offs)
-	c.offs = appendBlocks(c.offs, b, s.off, int(s.NumVal))
+	c.offs = appendBlocks(c.offs, buf, s.off, int(s.NumVal))
 	run := blockRun{from: from, to: len(c.offs), num: s.num, t: s.Desc.Type, seq: from < len(c.offs)}
-	size := int32(8)
-	if run.t == Type64 || run.t == TypeU64 || run.t == TypeDouble {
-		size = 12
-	}
-	for k := from + 1; k < run.to && run.seq; k++ {
-		run.seq = c.offs[k] == c.offs[k-1]+size
+	// seqWords wants blocks of exactly the value's size, each right after
+	// the one before; blocks padded or apart are read one by one.
+	size := int32(blockSize(run.t))
+	for k := from; k < run.to && run.seq; k++ {
+		o := c.offs[k]
+		run.seq = (k == from || o == c.offs[k-1]+size) && int32(binary.BigEndian.Uint32(buf[o:])&0xffffff) == size
 	}
 	// pmlogger writes the blocks of one set after those of the set before:
 	// sets of one type next to each other in both the record and r.vals

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -225,6 +226,40 @@ func TestSameLayout(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSameLayoutLooseBlocks covers blocks longer than their value, which
+// do not follow each other at the value's size: they are read one by one,
+// at their remembered offsets.
+func TestSameLayoutLooseBlocks(t *testing.T) {
+	b := newBuilder(2)
+	hdr := 4 + b.stampLen()
+	rec := func(i int, u64Len uint32) []byte {
+		x := uint64(i)
+		buf := b.record(t0+int64(i)*sec,
+			dptr(lyU64, TypeU64, tval{inst: 0, data: cat(be64(x), be32(7))}, tval{inst: 1, data: cat(be64(x<<33), be32(7))}),
+			dptr(lyFloat, TypeFloat, tval{inst: 0, data: cat(f32b(float32(i)), be32(7))}),
+		)
+		if u64Len != 0 {
+			binary.BigEndian.PutUint32(buf[blockOf(buf, setAt(t, b, buf, lyU64), 1):], u64Len)
+		}
+		return buf
+	}
+	l := &setLayout{meta: layoutMeta(false)}
+	var r Record
+	for i := 0; i < 4; i++ {
+		decodeAfter(t, "record", &r, l, rec(i, 0), hdr)
+	}
+	if l.same.hits != 3 {
+		t.Fatalf("%d of 3 records decoded the short way", l.same.hits)
+	}
+	if _, vals, _ := r.Floats(&r.Sets()[0]); len(vals) != 2 || vals[1] != float64(uint64(3)<<33) {
+		t.Fatalf("u64 values %v", vals)
+	}
+	for _, n := range []uint32{11, 12, 0xfff} { // too short, exact, past the record
+		decodeAfter(t, "block length "+strconv.Itoa(int(n)), &r, l, rec(5, n), hdr)
+		decodeAfter(t, "the next", &r, l, rec(6, 0), hdr)
 	}
 }
 
