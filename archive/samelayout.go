@@ -125,13 +125,13 @@ func (c *sameLayout) decode(buf []byte, hdr int) bool {
 			return false
 		}
 		if run.num >= 0 {
-			if run.num > len(vals)-run.n {
+			if run.num > len(vals)-run.n || len(c.own.insts) != len(vals) {
 				return false
 			}
+			// The instances are the same: insituWords rewrites them as
+			// they were.
 			vals := vals[run.num : run.num+run.n]
-			for j := range vals {
-				vals[j] = math.Float64frombits(uint64(binary.BigEndian.Uint32(b[off+8*j+4:])))
-			}
+			insituWords(c.own.insts[run.num:run.num+run.n], vals, b[off:pos])
 			toFloat(vals, run.t)
 		}
 	}
@@ -140,11 +140,8 @@ func (c *sameLayout) decode(buf []byte, hdr int) bool {
 	}
 	body := buf[:len(buf)-4]
 	for _, o := range c.check {
-		blk := int(o)
-		if blk < 0 || blk > len(body)-4 {
-			return false
-		}
-		if vlen := int(binary.BigEndian.Uint32(body[blk:]) & 0xffffff); vlen < 4 || vlen > len(body)-blk {
+		// o is 4*w-8 for the block's value word w.
+		if _, _, ok := blockAt(body, uint32(o+8)/4, 0); !ok {
 			return false
 		}
 	}
