@@ -42,12 +42,14 @@ func (v *volumeReader) get(off int64, n int) ([]byte, error) {
 		have = copy(v.buf, v.buf[off-v.bufOff:v.n])
 	}
 	v.bufOff, v.n = off, have
-	sz, known := v.src.size()
-	if known && off+int64(n) > sz {
-		return nil, errShort
-	}
 	for have < n {
 		if have == len(v.buf) {
+			// Only a buffer to be made needs the file's size (an fstat):
+			// a read past the end is errShort below as well.
+			sz, known := v.src.size()
+			if known && off+int64(n) > sz {
+				return nil, errShort
+			}
 			size := max(window, min(2*len(v.buf), n))
 			if known {
 				// A small file gets a small buffer: opening thousands of
