@@ -154,7 +154,9 @@ func benchMain(o options) error {
 		TSDB:    ti,
 		Options: map[string]any{"scale": o.scale, "seed": o.seed, "warm_repetitions": o.warm},
 	}
-	b := &bench{t: t, ci: ci, ti: ti, o: o, res: res}
+	// A quarter of the corpus, uncompressed, holds the largest answer
+	// (every series over 4 days is an eighth of the full corpus).
+	b := &bench{t: t, ci: ci, ti: ti, o: o, res: res, answers: newAnswerBuf(int(max(64<<20, ci.RawBytes/4)))}
 	b.defineQueries()
 	if t.tableFlag {
 		logf("== tables (the server has --cache.dir)")

@@ -21,6 +21,8 @@ type bench struct {
 	ti  *tsdbInfo
 	o   options
 	res *results
+	// answers holds each answer of the serial measurements in turn.
+	answers *answerBuf
 
 	metric     string // the "one metric" of the queries
 	weekStart  int64  // ms
@@ -140,13 +142,13 @@ func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed boo
 	defer s.stop()
 	cw := &coldWarm{Startup: time.Since(t0).Seconds(), IdleRSS: vmHWM(s.pid())}
 	body := q.request(streamed)
-	cw.Cold = remoteRead(s.base, q, streamed, body, 10*time.Minute)
+	cw.Cold = remoteRead(s.base, q, streamed, body, b.answers, 10*time.Minute)
 	if cw.Cold.Err != "" {
 		cw.ErrCount++
 	}
 	for i, t0 := 0, time.Now(); b.moreWarm(i, t0); i++ {
 		settle()
-		r := remoteRead(s.base, q, streamed, body, 10*time.Minute)
+		r := remoteRead(s.base, q, streamed, body, b.answers, 10*time.Minute)
 		if r.Err != "" {
 			cw.ErrCount++
 		}
@@ -269,7 +271,7 @@ func (b *bench) remoteRead() error {
 
 func (b *bench) rrProfileReq(q rrQuery, streamed bool) func(string) {
 	body := q.request(streamed)
-	return func(base string) { remoteRead(base, q, streamed, body, 10*time.Minute) }
+	return func(base string) { remoteRead(base, q, streamed, body, b.answers, 10*time.Minute) }
 }
 
 type promqlRun struct {
@@ -298,11 +300,11 @@ func (b *bench) measurePromQL(start func() (*server, error), extra func() (*serv
 	defer s.stop()
 	pr := &promqlRun{Startup: time.Since(t0).Seconds()}
 	st, en := time.UnixMilli(b.weekStart), time.UnixMilli(b.weekEnd+1)
-	pr.Cold = queryRange(s.base, b.promqlExpr, st, en, time.Minute, 10*time.Minute)
+	pr.Cold = queryRange(s.base, b.promqlExpr, st, en, time.Minute, b.answers, 10*time.Minute)
 	var secs []float64
 	for i, t0 := 0, time.Now(); b.moreWarm(i, t0); i++ {
 		settle()
-		r := queryRange(s.base, b.promqlExpr, st, en, time.Minute, 10*time.Minute)
+		r := queryRange(s.base, b.promqlExpr, st, en, time.Minute, b.answers, 10*time.Minute)
 		r.values = nil
 		pr.Warm = append(pr.Warm, r)
 		secs = append(secs, r.Seconds)
@@ -354,7 +356,7 @@ func (b *bench) promql() error {
 		c2 = "FAILED: " + truncate(viaRR.Cold.Err, 120)
 	}
 	b.profileReq["promql"] = func(bs string) {
-		queryRange(bs, b.promqlExpr, time.UnixMilli(b.weekStart), time.UnixMilli(b.weekEnd+1), time.Minute, 10*time.Minute)
+		queryRange(bs, b.promqlExpr, time.UnixMilli(b.weekStart), time.UnixMilli(b.weekEnd+1), time.Minute, b.answers, 10*time.Minute)
 	}
 	name := b.promqlExpr + ", 7 days, step 60 s"
 	b.add(&row{Section: "PromQL", Name: name + ", our API, cold", Unit: "s", Ours: ours.Cold.Seconds, Base: tsdb.Cold.Seconds, BaseName: base, Target: "<= 3", Check: c1, Profile: "promql"})
@@ -445,7 +447,7 @@ func (b *bench) concurrency() error {
 			go func() {
 				defer wg.Done()
 				<-gate
-				r := remoteRead(s.base, q, true, body, 10*time.Minute)
+				r := remoteRead(s.base, q, true, body, nil, 10*time.Minute)
 				mu.Lock()
 				defer mu.Unlock()
 				cr.Latencies = append(cr.Latencies, r.Seconds)
@@ -535,7 +537,7 @@ func (b *bench) buildTables() error {
 	}
 	defer s.stop()
 	ti := &tablesInfo{Dir: dir}
-	ti.FirstQuery = remoteRead(s.base, b.qWeek, true, b.qWeek.request(true), 30*time.Minute)
+	ti.FirstQuery = remoteRead(s.base, b.qWeek, true, b.qWeek.request(true), b.answers, 30*time.Minute)
 	deadline := time.Now().Add(30 * time.Minute)
 	for {
 		var st struct {
