@@ -235,7 +235,14 @@ type tableBuilder struct {
 	first     int64
 	last      int64
 	pos       *archive.Position // where the next piece starts
+	// yield, when set, is called between batches of records: the
+	// background builder gives way to queries there (see throttle).
+	yield func()
 }
+
+// yieldEvery is how many records the builder decodes between calls of
+// yield: a few MB of a busy host's records, tens of milliseconds.
+const yieldEvery = 64
 
 func newTableBuilder(a *archive.Archive) *tableBuilder {
 	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, resolvers: map[archive.InDom]*archive.Resolver{},
@@ -288,8 +295,12 @@ func (b *tableBuilder) feed() error {
 	r := a.NewReader(archive.ReaderOptions{From: b.pos})
 	defer r.Close()
 	read := false
+	n := 0
 	for r.Next() {
 		read = true
+		if n++; n%yieldEvery == 0 && b.yield != nil {
+			b.yield()
+		}
 		rec := r.Record()
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
@@ -367,7 +378,13 @@ func (b *tableBuilder) span() (first, last int64) {
 // BuildTable decodes a whole archive into a table file at path (written to
 // a temporary name and renamed, so readers never see half a table).
 func BuildTable(a *archive.Archive, path string) (*Table, error) {
+	return buildTable(a, path, nil)
+}
+
+// buildTable is BuildTable with yield (see tableBuilder).
+func buildTable(a *archive.Archive, path string, yield func()) (*Table, error) {
 	b := newTableBuilder(a)
+	b.yield = yield
 	if err := b.feed(); err != nil {
 		return nil, err
 	}

@@ -70,7 +70,11 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				}
 			}
 		} else {
+			// No table yet: the background builder slows down while
+			// this reads (Set.DirectRead).
+			done := g.q.s.set.DirectRead()
 			last, any, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, nil, nil)
+			done()
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,108 @@
+package multiarchive
+
+import (
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
+)
+
+// TestThrottle checks the builder's pacing on a clock of its own: no pause
+// while no query reads directly; while one does, a pause three times as
+// long as the work since the last one, once that is long enough to count,
+// and never longer than throttleMax.
+func TestThrottle(t *testing.T) {
+	now := time.Unix(1000, 0)
+	busy := false
+	var slept []time.Duration
+	th := throttle{
+		busy:  func() bool { return busy },
+		sleep: func(d time.Duration) { slept = append(slept, d); now = now.Add(d) },
+		now:   func() time.Time { return now },
+	}
+	work := func(d time.Duration) { now = now.Add(d); th.yield() }
+
+	work(0) // the first call starts the clock
+	work(50 * time.Millisecond)
+	work(50 * time.Millisecond)
+	if len(slept) != 0 {
+		t.Fatalf("idle: slept %v", slept)
+	}
+	busy = true
+	work(30 * time.Millisecond)
+	work(5 * time.Millisecond)  // too short: counted with the next
+	work(10 * time.Millisecond) // 15 ms: still too short
+	work(10 * time.Millisecond) // 25 ms
+	work(2 * time.Second)       // capped
+	busy = false
+	work(50 * time.Millisecond)
+	want := []time.Duration{90 * time.Millisecond, 75 * time.Millisecond, throttleMax}
+	if !reflect.DeepEqual(slept, want) {
+		t.Fatalf("slept %v, want %v", slept, want)
+	}
+}
+
+// TestDirectRead checks the count of direct readers that the builder
+// looks at: each done counts once, and a Set without background builds
+// (no table directory, or builds on the caller's goroutine) ignores it.
+func TestDirectRead(t *testing.T) {
+	ts := newTableStore(t.TempDir(), false, 0, nil)
+	s := &Set{tables: ts}
+	defer s.Close()
+	d1, d2 := s.DirectRead(), s.DirectRead()
+	if !ts.pause.busy() || ts.direct.Load() != 2 {
+		t.Fatalf("two readers: busy %v, count %d", ts.pause.busy(), ts.direct.Load())
+	}
+	d1()
+	d1()
+	if ts.direct.Load() != 1 {
+		t.Fatalf("one reader left, twice done: count %d", ts.direct.Load())
+	}
+	d2()
+	if ts.pause.busy() {
+		t.Fatal("busy with no reader")
+	}
+	(&Set{}).DirectRead()()
+	sync := &Set{tables: newTableStore(t.TempDir(), true, 0, nil)}
+	sync.DirectRead()
+	if sync.tables.direct.Load() != 0 || sync.tables.yield() != nil {
+		t.Fatal("a Set building on the caller's goroutine counts direct readers or yields")
+	}
+}
+
+// TestBuildYields checks that a table build calls yield every yieldEvery
+// records and that yielding changes nothing in the table.
+func TestBuildYields(t *testing.T) {
+	name := "../testdata/pcp-qa/count-mark/count-mark"
+	a, err := archive.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	r := a.NewReader(archive.ReaderOptions{})
+	for r.Next() {
+		records++
+	}
+	r.Close()
+	if records < 2*yieldEvery {
+		t.Fatalf("%s has %d records: too few to test", name, records)
+	}
+	calls := 0
+	dir := t.TempDir()
+	yielded, err := buildTable(a, filepath.Join(dir, "y.tbl"), func() { calls++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != records/yieldEvery {
+		t.Fatalf("%d calls of yield for %d records, want %d", calls, records, records/yieldEvery)
+	}
+	plain, err := BuildTable(a, filepath.Join(dir, "p.tbl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(yielded.Series, plain.Series) || yielded.First != plain.First || yielded.Last != plain.Last {
+		t.Fatal("a table built with yield differs")
+	}
+}
