@@ -172,6 +172,16 @@ type rrResult struct {
 // remoteRead posts one request as Prometheus does and times it up to the
 // last byte of the answer; decoding for the content check is not timed.
 func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerBuf, timeout time.Duration) rrResult {
+	r, data, ct := fetchRR(base, body, buf, timeout)
+	if r.Err == "" {
+		r.check(q, streamed, data, ct)
+	}
+	return r
+}
+
+// fetchRR posts one remote-read request and reads the answer into buf,
+// timing both; it returns the answer and its Content-Type for check.
+func fetchRR(base string, body []byte, buf *answerBuf, timeout time.Duration) (rrResult, []byte, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/read", bytes.NewReader(body))
@@ -182,29 +192,32 @@ func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerB
 	t0 := time.Now()
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return rrResult{Err: err.Error(), Seconds: time.Since(t0).Seconds()}
+		return rrResult{Err: err.Error(), Seconds: time.Since(t0).Seconds()}, nil, ""
 	}
 	data, err := buf.read(resp.Body)
 	resp.Body.Close()
 	r := rrResult{Status: resp.StatusCode, Seconds: time.Since(t0).Seconds(), Bytes: int64(len(data))}
 	if err != nil {
 		r.Err = err.Error()
-		return r
-	}
-	if resp.StatusCode != 200 {
+	} else if resp.StatusCode != 200 {
 		r.Err = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, truncate(string(data), 200))
-		return r
 	}
+	return r, data, resp.Header.Get("Content-Type")
+}
+
+// check decodes answer data of Content-Type ct into r's content, or says
+// in r.Err why it cannot.
+func (r *rrResult) check(q rrQuery, streamed bool, data []byte, ct string) {
 	acc := newAcc(q.Start, q.End)
 	if streamed {
-		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-streamed-protobuf") {
+		if !strings.HasPrefix(ct, "application/x-streamed-protobuf") {
 			r.Err = "not a streamed answer: Content-Type " + ct
-			return r
+			return
 		}
 		frames, err := adapter.ReadChunkedFrames(bytes.NewReader(data), 1<<30)
 		if err != nil {
 			r.Err = err.Error()
-			return r
+			return
 		}
 		for _, f := range frames {
 			for _, s := range f.ChunkedSeries {
@@ -212,12 +225,12 @@ func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerB
 				for _, ch := range s.Chunks {
 					if ch.Type != prompb.Chunk_XOR {
 						r.Err = "unexpected chunk type " + ch.Type.String()
-						return r
+						return
 					}
 					c, err := chunkenc.FromData(chunkenc.EncXOR, ch.Data)
 					if err != nil {
 						r.Err = err.Error()
-						return r
+						return
 					}
 					it := c.Iterator(nil)
 					for it.Next() == chunkenc.ValFloat {
@@ -226,7 +239,7 @@ func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerB
 					}
 					if it.Err() != nil {
 						r.Err = it.Err().Error()
-						return r
+						return
 					}
 				}
 			}
@@ -235,7 +248,7 @@ func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerB
 		rr, err := adapter.DecodeReadResponse(data)
 		if err != nil {
 			r.Err = err.Error()
-			return r
+			return
 		}
 		for _, res := range rr.Results {
 			for _, ts := range res.Timeseries {
@@ -247,7 +260,6 @@ func remoteRead(base string, q rrQuery, streamed bool, body []byte, buf *answerB
 		}
 	}
 	r.Content = acc.c
-	return r
 }
 
 func truncate(s string, n int) string {
