@@ -189,8 +189,8 @@ func (t *tools) buildServer(rev string) error {
 	}
 	describe, _ := run(time.Minute, nil, "git", "-C", t.root, "describe", "--always", "--tags")
 	// Dirty means the source differs from the commit: the results of the
-	// run before, which every run rewrites, do not count.
-	if st, err := run(time.Minute, nil, "git", "-C", t.root, "status", "--porcelain", "--", ".", ":!bench/results"); err != nil || len(bytes.TrimSpace(st)) > 0 {
+	// run before, which every run rewrites, and documents do not count.
+	if st, err := run(time.Minute, nil, "git", "-C", t.root, "status", "--porcelain", "--", ".", ":!bench/results", ":!*.md"); err != nil || len(bytes.TrimSpace(st)) > 0 {
 		describe = append(bytes.TrimSpace(describe), "-dirty"...)
 	}
 	if rev != "" {
