@@ -71,6 +71,10 @@ const (
 	throttleMax   = time.Second           // pause at most this long at a time
 )
 
+// begin starts the clock at the start of a build: the builder's wait
+// for the job is not work.
+func (t *throttle) begin() { t.since = t.now() }
+
 // yield is called by the builder between batches of records; it pauses
 // the builder (throttleShare-1) times as long as it has worked since the
 // last pause, when queries read directly.
@@ -273,6 +277,7 @@ func (ts *tableStore) builder() {
 		if stop {
 			continue // drain: the Set is closing
 		}
+		ts.pause.begin()
 		var key string
 		if j.prefix {
 			key = prefixKey(j.o)

@@ -12,7 +12,7 @@ import (
 // TestThrottle checks the builder's pacing on a clock of its own: no pause
 // while no query reads directly; while one does, a pause three times as
 // long as the work since the last one, once that is long enough to count,
-// and never longer than throttleMax.
+// and never longer than throttleMax; the wait before a build is not work.
 func TestThrottle(t *testing.T) {
 	now := time.Unix(1000, 0)
 	busy := false
@@ -36,9 +36,13 @@ func TestThrottle(t *testing.T) {
 	work(10 * time.Millisecond) // 15 ms: still too short
 	work(10 * time.Millisecond) // 25 ms
 	work(2 * time.Second)       // capped
+	// A new build after a wait for its job: the wait is not work.
+	now = now.Add(time.Hour)
+	th.begin()
+	work(40 * time.Millisecond)
 	busy = false
 	work(50 * time.Millisecond)
-	want := []time.Duration{90 * time.Millisecond, 75 * time.Millisecond, throttleMax}
+	want := []time.Duration{90 * time.Millisecond, 75 * time.Millisecond, throttleMax, 120 * time.Millisecond}
 	if !reflect.DeepEqual(slept, want) {
 		t.Fatalf("slept %v, want %v", slept, want)
 	}
