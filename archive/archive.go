@@ -272,6 +272,7 @@ type Reader struct {
 	err  error
 	done bool
 	tail bool
+	past bool // stopped at a record stamped after End
 	// hinted is set while the position came from index entry hint and
 	// has not been checked yet (see hintOK); tries counts rejected entries.
 	hinted bool
@@ -407,7 +408,7 @@ func (r *Reader) Next() bool {
 		if r.rec.Time > r.opt.End {
 			// Not consumed: Pos stays before it.
 			r.off, r.lastOff = r.rec.Offset, r.rec.Offset
-			r.done = true
+			r.done, r.past = true, true
 			return false
 		}
 		if msg := r.rec.decodeSets(r.hdr, &r.layout); msg != "" {
@@ -551,6 +552,11 @@ func (r *Reader) Err() error { return r.err }
 // AtTail reports whether the reader stopped at the growing end of the newest
 // volume (rather than at the end of the window).
 func (r *Reader) AtTail() bool { return r.tail }
+
+// PastEnd reports whether the reader stopped at a record stamped after the
+// window's End: the archive goes on past the window. Otherwise it stopped at
+// the end of the archive (or its growing tail, or an error).
+func (r *Reader) PastEnd() bool { return r.past }
 
 // Close releases the open volume.
 func (r *Reader) Close() error {

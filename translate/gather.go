@@ -31,9 +31,16 @@ type instKey struct {
 
 // fromArchives gathers the window's series from each archive of a host in
 // start order: closed archives through their column tables when the Set
-// keeps them, the others by reading their records. Between two archives
-// every series that had values gets a staleness marker 1 ms after the
-// first archive's last record (libpcp's boundary <mark>).
+// keeps them, the others by reading their records.
+//
+// An archive followed by another of its host, after a gap, ends every
+// series that had values since its last <mark> with a staleness marker 1 ms
+// after its last record: libpcp's synthetic boundary <mark> (docs/
+// pcp-archive-format.md, reading across archives). Where that marker falls
+// depends only on the archives, never on the window: it is placed whenever
+// the window holds the archive's last record and the marker's time,
+// whether or not the window reaches the next archive. The newest archive of
+// a host gets none: pmlogger may still be writing it.
 func (g *gathering) fromArchives(ctx context.Context, host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, t1, t2 int64) error {
 	g.host++
 	byPMID := map[archive.PMID][]*metric{}
@@ -48,23 +55,23 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
 	for ai, o := range opened {
+		// last is the time of the last record read; ended tells that it
+		// is the archive's last record (the window reaches past it).
 		var last int64
-		var any bool
+		var any, ended bool
 		var err error
 		if tbl := g.q.s.set.Table(o); tbl != nil {
 			var segs []*segment
-			last, any, segs = g.fromTable(host, ai, o, tbl, ns, byPMID)
-			if last > t2 {
-				any = false // the window ends inside this archive
-			}
-			any = any && last >= t1
+			last, segs = g.fromTable(host, ai, o, tbl, ns, byPMID)
+			any, ended = last >= t1 && last <= t2, last <= t2
 			if !tbl.Complete(o.Archive) {
 				// The records the prefix table does not cover yet. A
 				// <mark> among them ends the table's series too.
-				tlast, tany, err := g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, tbl.Tail, segs)
+				tlast, tany, tended, err := g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, tbl.Tail, segs)
 				if err != nil {
 					return err
 				}
+				ended = tended
 				if tany {
 					last, any = tlast, true
 				}
@@ -73,15 +80,15 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			// No table yet: the background builder slows down while
 			// this reads (Set.DirectRead).
 			done := g.q.s.set.DirectRead()
-			last, any, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, nil, nil)
+			last, any, ended, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, nil, nil)
 			done()
 			if err != nil {
 				return err
 			}
 		}
 		bounds[ai] = noStale
-		if any && ai+1 < len(opened) && opened[ai+1].Entry.Start > last {
-			if ms := floorMs(last + 1e6); ms <= floorMs(t2) {
+		if next := o.Entry.Next(); any && ended && next != math.MaxInt64 && next > last {
+			if ms := floorMs(last) + 1; ms <= g.maxt {
 				bounds[ai] = ms
 			}
 		}
@@ -114,7 +121,7 @@ func (g *gathering) segmentOf(s *series, ai int) *segment {
 // fromTable takes the selected series of an archive from its table:
 // labels from the archive's metadata, samples left on disk. It returns the
 // segments it made.
-func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, any bool, segs []*segment) {
+func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, segs []*segment) {
 	for pmid, mlist := range byPMID {
 		if ns.Excluded(ai, pmid) {
 			continue
@@ -137,7 +144,7 @@ func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *m
 			}
 		}
 	}
-	return tbl.Last, true, segs
+	return tbl.Last, segs
 }
 
 // estimate is the samples of a table series inside the window, assuming
@@ -156,8 +163,9 @@ func estimate(ts *multiarchive.TableSeries, mint, maxt int64) int64 {
 // that had samples since the last one with a staleness marker, so PromQL
 // draws nothing across the gap; the segments in open (from a prefix table)
 // count as having had samples: a marker after none is dropped later (see
-// series.materialize).
-func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []*segment) (last int64, any bool, err error) {
+// series.materialize). ended reports that the reader reached the end of the
+// archive, not a record after the window.
+func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []*segment) (last int64, any, ended bool, err error) {
 	r := o.Archive.NewReader(archive.ReaderOptions{Start: t1, End: t2, PMIDs: pmids, From: from})
 	defer r.Close()
 	targets := map[instKey]*target{}
@@ -172,7 +180,7 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 	var valBuf []float64
 	for r.Next() {
 		if n++; n&63 == 0 && ctx.Err() != nil {
-			return 0, false, ctx.Err()
+			return 0, false, false, ctx.Err()
 		}
 		rec := r.Record()
 		last, any = rec.Time, true
@@ -252,7 +260,7 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 					g.samples++
 				}
 				if limit > 0 && g.samples > limit {
-					return 0, false, &LimitError{Limit: limit}
+					return 0, false, false, &LimitError{Limit: limit}
 				}
 			}
 		}
@@ -262,7 +270,7 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 		g.warns.Add(err)
 		o.Entry.ReportProblem(err)
 	}
-	return last, any, nil
+	return last, any, !r.PastEnd(), nil
 }
 
 func (g *gathering) newTarget(host string, m *archive.Meta, mlist []*metric, inst int32, iname string, named bool) *target {
