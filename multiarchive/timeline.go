@@ -34,6 +34,15 @@ func (e *Entry) End() int64 {
 	return e.end
 }
 
+// Next returns the start of the archive that follows this one on its
+// host's timeline (ns), or math.MaxInt64 for the newest archive: the
+// boundary after which libpcp stamps its synthetic <mark>.
+func (e *Entry) Next() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.next
+}
+
 // NoteTime raises the known end after a record at t was read.
 func (e *Entry) NoteTime(t int64) {
 	e.mu.Lock()
