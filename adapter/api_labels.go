@@ -14,9 +14,11 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 )
 
-// The label endpoints list series from metadata (the querier's
-// Func == "series" path), so they cost no sample reads. Without start and
-// end they cover all time, which the storage clamps to the archives (§2.4).
+// The label endpoints list the series that have a value in the window (the
+// querier's Func == "series" path): column tables tell from their chunk
+// headers, archives without one have the window's records read. Without
+// start and end they cover all time, which the storage clamps to the
+// archives.
 
 // window is what the series and label endpoints share: limit, the start
 // and end (ms; all time when absent) and the match[] sets.

@@ -912,3 +912,96 @@ func eachInChunk(it chunkenc.Iterator, data []byte, mint, maxt int64, f func(t i
 	}
 	return it, it.Err()
 }
+
+// FirstValue returns the time (ms) of the first sample of series i in
+// [mint, maxt] that is a value, not a staleness marker, and whether there
+// is one: what the series and label lookups list a series by. It reads as
+// little as it can: when the window holds the whole series, only its first
+// chunk (which starts with a value: a table series starts with one), and
+// otherwise the chunks around the window, decoding only those it cuts.
+func (t *Table) FirstValue(i int, mint, maxt int64, buf []byte) (int64, bool, []byte, error) {
+	s := &t.Series[i]
+	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
+		return 0, false, buf, nil
+	}
+	var it chunkenc.Iterator
+	if mint <= s.MinT && maxt >= s.MaxT {
+		b, err := t.firstChunk(i, buf)
+		if err != nil {
+			return 0, false, b, err
+		}
+		buf = b
+		c, _, err := t.NextChunk(b)
+		if err != nil {
+			return 0, false, buf, err
+		}
+		var ts int64
+		var ok bool
+		if ts, ok, it, err = t.valueIn(i, c, mint, maxt, it); ok || err != nil {
+			return ts, ok, buf, err
+		}
+		// A chunk of markers alone: look at the rest.
+	}
+	b, err := t.ReadWindow(i, mint, maxt, buf)
+	if err != nil {
+		return 0, false, b, err
+	}
+	buf = b
+	for len(b) > 0 {
+		var c TableChunk
+		if c, b, err = t.NextChunk(b); err != nil {
+			return 0, false, buf, err
+		}
+		var ts int64
+		var ok bool
+		if ts, ok, it, err = t.valueIn(i, c, mint, maxt, it); ok || err != nil {
+			return ts, ok, buf, err
+		}
+	}
+	return 0, false, buf, nil
+}
+
+// valueIn finds the first value (not a marker) of a chunk of series i in
+// [mint, maxt], decoding the chunk only when its header does not tell.
+func (t *Table) valueIn(i int, c TableChunk, mint, maxt int64, it chunkenc.Iterator) (int64, bool, chunkenc.Iterator, error) {
+	if c.MaxT < mint || c.MinT > maxt {
+		return 0, false, it, nil
+	}
+	if c.MinT >= mint && !c.FirstStale {
+		return c.MinT, true, it, nil
+	}
+	xc, err := chunkenc.FromData(chunkenc.EncXOR, c.Data)
+	if err == nil {
+		it = xc.Iterator(it)
+		for it.Next() == chunkenc.ValFloat {
+			ts, v := it.At()
+			if ts > maxt {
+				break
+			}
+			if ts >= mint && math.Float64bits(v) != math.Float64bits(staleNaN) {
+				return ts, true, it, nil
+			}
+		}
+		err = it.Err()
+	}
+	if err != nil {
+		s := &t.Series[i]
+		return 0, false, it, fmt.Errorf("%s: series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
+	}
+	return 0, false, it, nil
+}
+
+// firstChunk reads the first chunk of series i, header and data, and
+// perhaps a little more.
+func (t *Table) firstChunk(i int, buf []byte) ([]byte, error) {
+	s := &t.Series[i]
+	n := min(s.len, 1024)
+	b, err := t.read(nil, i, 0, n, buf)
+	if err != nil || n < chunkHdrLen {
+		return b, err
+	}
+	if whole := chunkHdrLen + int(binary.BigEndian.Uint32(b[16:])); whole > n && whole <= s.len {
+		return t.read(nil, i, 0, whole, b)
+	}
+	return b, nil
+}

@@ -100,7 +100,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			}
 		}
 	}
-	if limit := g.q.s.opts.MaxSamples; limit > 0 && g.samples > limit {
+	if limit := g.q.s.opts.MaxSamples; limit > 0 && g.samples > limit && !g.presence {
 		return &LimitError{Limit: limit}
 	}
 	return nil
@@ -140,7 +140,9 @@ func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *m
 				sg := g.segmentOf(s, ai)
 				sg.tbl, sg.idx = tbl, i
 				segs = append(segs, sg)
-				g.samples += estimate(ts, g.mint, g.maxt)
+				if !g.presence {
+					g.samples += estimate(ts, g.mint, g.maxt)
+				}
 			}
 		}
 	}
@@ -175,6 +177,9 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 		isOpen[sg] = true
 	}
 	limit := g.q.s.opts.MaxSamples
+	if g.presence {
+		limit = 0 // one sample a series and archive at most
+	}
 	n := 0
 	var instBuf []int32
 	var valBuf []float64
@@ -187,6 +192,9 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 		o.Entry.NoteTime(rec.Time)
 		ms := floorMs(rec.Time)
 		if rec.Mark {
+			if g.presence {
+				continue // markers decide nothing about presence
+			}
 			for _, sg := range open {
 				sg.samples = append(sg.samples, sample{ms, staleNaN})
 				delete(isOpen, sg)
@@ -249,8 +257,8 @@ func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o mult
 						continue
 					}
 					sg := g.segmentOf(s, ai)
-					if k := len(sg.samples); k > 0 && sg.samples[k-1].t == ms {
-						continue // one sample per ms: the first
+					if k := len(sg.samples); k > 0 && (sg.samples[k-1].t == ms || g.presence) {
+						continue // one sample per ms: the first; for presence, one
 					}
 					sg.samples = append(sg.samples, sample{ms, f})
 					if !isOpen[sg] {
@@ -288,71 +296,8 @@ func (g *gathering) newTarget(host string, m *archive.Meta, mlist []*metric, ins
 	return tg
 }
 
-// fromMetadata lists the window's series from metadata alone, for
-// Func == "series" hints (/api/v1/series) and the label APIs: the instances
-// of each metric's instance domain in force during the window. Each series
-// gets one NaN sample at the start of the window so that clients which drop
-// empty series keep it.
-func (g *gathering) fromMetadata(host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, t1, t2 int64) {
-	for ai, o := range opened {
-		m := o.Archive.Meta
-		from := max(t1, o.Entry.Start)
-		for i := range mets {
-			mt := &mets[i]
-			if ns.Excluded(ai, mt.desc.PMID) {
-				continue
-			}
-			pl := g.lc.get(m, mt.desc)
-			add := func(inst int32, iname string, named bool) {
-				lset, ok := g.labelsOf(host, mt, pl, inst, iname, named)
-				if !ok {
-					return
-				}
-				if s := g.seriesFor(lset); len(s.samples) == 0 {
-					s.add(floorMs(from), math.NaN())
-				}
-			}
-			if mt.desc.InDom == archive.InDomNull {
-				add(archive.InstNull, "", false)
-				continue
-			}
-			for _, in := range instancesDuring(m.InDoms[mt.desc.InDom], from, t2) {
-				add(in.ID, in.Name, true)
-			}
-		}
-	}
-}
-
-// instancesDuring returns the instances an instance domain lists at any
-// time in [t1, t2].
-func instancesDuring(h *archive.InDomHistory, t1, t2 int64) []archive.Instance {
-	if h == nil {
-		return nil
-	}
-	seen := map[archive.Instance]bool{}
-	var out []archive.Instance
-	res := h.Resolver()
-	collect := func() {
-		for _, in := range res.Instances() {
-			if !seen[in] {
-				seen[in] = true
-				out = append(out, in)
-			}
-		}
-	}
-	res.At(t1)
-	collect()
-	for _, t := range h.Times() {
-		if t > t1 && t <= t2 {
-			res.At(t)
-			collect()
-		}
-	}
-	return out
-}
-
 // LabelNames lists the label names of the series the matchers select in
-// the querier's window, from metadata.
+// the querier's window: of those with a value there (see keepPresent).
 func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	ss, err := q.gather(ctx, &storage.SelectHints{Start: q.mint, End: q.maxt, Func: "series"}, ms)
 	if err != nil {
@@ -366,7 +311,7 @@ func (q *querier) LabelNames(ctx context.Context, hints *storage.LabelHints, ms 
 }
 
 // LabelValues lists the values of a label over the series the matchers
-// select in the querier's window, from metadata.
+// select in the querier's window that have a value there (see keepPresent).
 func (q *querier) LabelValues(ctx context.Context, name string, hints *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
 	ss, err := q.gather(ctx, &storage.SelectHints{Start: q.mint, End: q.maxt, Func: "series"}, ms)
 	if err != nil {
@@ -391,4 +336,49 @@ func limited(set map[string]bool, hints *storage.LabelHints) []string {
 		out = out[:hints.Limit]
 	}
 	return out
+}
+
+// keepPresent keeps the series that have a value in the window, for the
+// series and label lookups: exactly the series a Select of the same window
+// returns with a value, so that Grafana lists no metric or instance that
+// then answers "No data" (PCP archives hold descriptors and instances of
+// metrics that never had a value). The gathering read the window as a
+// Select does, keeping one value per archive of a series; a column table
+// says without decoding whether it has one, but for chunks the window
+// cuts. Each series kept gets one NaN sample at its first value, so that
+// clients which drop empty series keep it. A table that cannot be read
+// keeps its series, with a warning: listing too much is the lesser harm.
+func (g *gathering) keepPresent() {
+	kept := g.all[:0]
+	var buf []byte
+	for _, s := range g.all {
+		first, ok := int64(0), false
+		for i := range s.segs {
+			sg := &s.segs[i]
+			if sg.tbl != nil {
+				var t int64
+				var has bool
+				var err error
+				t, has, buf, err = sg.tbl.FirstValue(sg.idx, s.mint, s.maxt, buf)
+				if err != nil {
+					g.warns.Add(err)
+					t, has = max(s.mint, sg.tbl.Series[sg.idx].MinT), true
+				}
+				if has && (!ok || t < first) {
+					first, ok = t, true
+				}
+			}
+			for _, x := range sg.samples {
+				if !isStale(x.v) && (!ok || x.t < first) {
+					first, ok = x.t, true
+				}
+			}
+		}
+		if ok {
+			s.segs, s.samples = nil, []sample{{first, math.NaN()}}
+			kept = append(kept, s)
+		}
+	}
+	clear(g.all[len(kept):])
+	g.all = kept
 }

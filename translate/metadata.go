@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
 
 // MetricMetadata is what the Prometheus metadata API reports about one
@@ -34,8 +37,11 @@ type MetricMetadata struct {
 // request has no time range, and reading the descriptors of every archive
 // of every host would cycle the whole set through the metadata cache on
 // each call. A metric logged only in older archives therefore has no
-// metadata (Grafana then shows no type or help for it). A non-empty metric
-// restricts the answer to that Prometheus name.
+// metadata (Grafana then shows no type or help for it), and so has a
+// metric that has no value in those archives: the archives describe every
+// metric pmlogger was asked for, also those that never had a value, which
+// pmproxy leaves out too. A non-empty metric restricts the answer to that
+// Prometheus name.
 //
 // The result is sorted by name, then type, help and unit, without
 // duplicates; a name has more than one entry only when hosts (or PCP
@@ -57,9 +63,14 @@ func (s *Storage) Metadata(ctx context.Context, metric string) ([]MetricMetadata
 			continue
 		}
 		ns := s.namespaces.get(opened).ns
+		present, pwarns, err := s.presentNames(ctx, tl.Host, opened, metric)
+		warns.Merge(pwarns)
+		if err != nil {
+			return nil, warns, err
+		}
 		for _, n := range ns.Names() {
 			prom := MetricName(n)
-			if metric != "" && prom != metric {
+			if metric != "" && prom != metric || !present[prom] {
 				continue
 			}
 			pmid, _ := ns.Lookup(n)
@@ -95,4 +106,30 @@ func (s *Storage) Metadata(ctx context.Context, metric string) ([]MetricMetadata
 		return a.Unit < b.Unit
 	})
 	return out, warns, nil
+}
+
+// presentNames is the Prometheus names that have a value in a host's
+// opened archives, by the rule of the series lookups (keepPresent).
+func (s *Storage) presentNames(ctx context.Context, host string, opened []multiarchive.Opened, metric string) (map[string]bool, annotations.Annotations, error) {
+	// From the first of them on: the newest archive may have grown
+	// past its known end.
+	start := opened[0].Entry.Start
+	for _, o := range opened[1:] {
+		start = min(start, o.Entry.Start)
+	}
+	name := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
+	if metric != "" {
+		name = labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)
+	}
+	q := &querier{s: s, mint: floorMs(start), maxt: msBound}
+	ss, err := q.gather(ctx, &storage.SelectHints{Start: floorMs(start), End: msBound, Func: "series"},
+		[]*labels.Matcher{name, labels.MustNewMatcher(labels.MatchEqual, LabelHostname, host)})
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]bool{}
+	for _, sr := range ss.series {
+		out[sr.lset.Get(labels.MetricName)] = true
+	}
+	return out, ss.warns, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
@@ -128,10 +129,12 @@ func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
 	}
 	ss := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
 	got := map[string][]point{}
+	withValues := map[string]bool{}
 	var prev labels.Labels
 	for ss.Next() {
 		s := ss.At()
 		lset := s.Labels()
+		withValues[lset.String()] = hasValue(s.Iterator(nil))
 		if prev.Len() > 0 && labels.Compare(prev, lset) >= 0 {
 			t.Fatalf("series not sorted or not unique: %s then %s", prev, lset)
 		}
@@ -153,6 +156,24 @@ func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
 	if len(got) != len(want) {
 		t.Errorf("got %d series, libpcp has %d", len(got), len(want))
 	}
+	// The series lookups list exactly the series with a value.
+	listed := q.Select(context.Background(), false, &storage.SelectHints{Start: math.MinInt64, End: math.MaxInt64, Func: "series"},
+		labels.MustNewMatcher(labels.MatchRegexp, "__name__", ".+"))
+	n := 0
+	for listed.Next() {
+		if k := listed.At().Labels().String(); !withValues[k] {
+			t.Errorf("series lookup lists %s, which has no value", k)
+		}
+		n++
+	}
+	for _, ok := range withValues {
+		if ok {
+			n--
+		}
+	}
+	if n != 0 {
+		t.Errorf("series lookup lists %d series more than have values", n)
+	}
 	for k, w := range want {
 		g := got[k]
 		if len(g) != len(w) {
@@ -166,6 +187,17 @@ func checkSelect(t *testing.T, c pcptest.Case, opts multiarchive.Options) {
 			}
 		}
 	}
+}
+
+// hasValue tells whether an iterator has a sample that is not a
+// staleness marker.
+func hasValue(it chunkenc.Iterator) bool {
+	for it.Next() == chunkenc.ValFloat {
+		if _, v := it.At(); !value.IsStaleNaN(v) {
+			return true
+		}
+	}
+	return false
 }
 
 func floorMs(ns int64) int64 {

@@ -158,6 +158,9 @@ type gathering struct {
 	mint, maxt int64
 	host       int
 	touched    []*series
+	// presence: only which series have a value in the window is wanted
+	// (Func "series": /api/v1/series, the label APIs); see keepPresent.
+	presence bool
 }
 
 func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*labels.Matcher) (*seriesSet, error) {
@@ -166,7 +169,7 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		return &seriesSet{}, nil
 	}
 	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(), sb: labels.NewScratchBuilder(16), mint: mint, maxt: maxt}
-	labelsOnly := hints != nil && hints.Func == "series"
+	g.presence = hints != nil && hints.Func == "series"
 	nameMs, hostMs := splitMatchers(ms)
 	for _, tl := range q.s.set.Hosts() {
 		if !matchAll(hostMs, tl.Host) {
@@ -186,15 +189,12 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		if len(mets) == 0 {
 			continue
 		}
-		var err error
-		if labelsOnly {
-			g.fromMetadata(tl.Host, opened, ns, mets, t1, t2)
-		} else {
-			err = g.fromArchives(ctx, tl.Host, opened, ns, mets, t1, t2)
-		}
-		if err != nil {
+		if err := g.fromArchives(ctx, tl.Host, opened, ns, mets, t1, t2); err != nil {
 			return nil, err
 		}
+	}
+	if g.presence {
+		g.keepPresent()
 	}
 	sort.Slice(g.all, func(i, j int) bool { return labels.Compare(g.all[i].lset, g.all[j].lset) < 0 })
 	return &seriesSet{series: g.all, warns: g.warns}, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
@@ -52,6 +53,12 @@ func TestAnswerDoesNotDependOnWindow(t *testing.T) {
 						want := restrict(whole, w[0], w[1])
 						if d := diffSeries(got, want); d != "" {
 							t.Errorf("tables %v, chunks %v, window [%s, %s]: %s", opts.TableDir != "", chunked, msTime(w[0]), msTime(w[1]), d)
+						}
+						if !chunked {
+							// The series lookups list what has a value.
+							if d := diffNames(listSeries(t, st, sel, w[0], w[1]), want); d != "" {
+								t.Errorf("tables %v, series lookup over [%s, %s]: %s", opts.TableDir != "", msTime(w[0]), msTime(w[1]), d)
+							}
 						}
 						n++
 					}
@@ -279,4 +286,33 @@ func TestArchiveEndInPromQL(t *testing.T) {
 			}
 		}
 	}
+}
+
+// listSeries is what a series lookup lists in a window.
+func listSeries(t *testing.T, st *translate.Storage, sel *labels.Matcher, mint, maxt int64) map[string]bool {
+	t.Helper()
+	q, _ := st.Querier(mint, maxt)
+	ss := q.Select(context.Background(), false, &storage.SelectHints{Start: mint, End: maxt, Func: "series"}, sel)
+	out := map[string]bool{}
+	for ss.Next() {
+		out[ss.At().Labels().String()] = true
+	}
+	if err := ss.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func diffNames(got map[string]bool, want map[string][]point) string {
+	for k := range want {
+		if !got[k] {
+			return k + " not listed"
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			return k + " listed, with no value in the window"
+		}
+	}
+	return ""
 }
