@@ -224,7 +224,11 @@ func (m *Meta) decodeDesc(p []byte, at int64) error {
 			if l < 0 || l > len(q)-4 {
 				return formatErr(m.file, at, "DESC", "name %d of %d: length %d beyond the record", i+1, nn, l)
 			}
-			d.Names = append(d.Names, string(q[4:4+l]))
+			// libpcp reads the name as a C string: some writers (a 1997
+			// IRIX pmlogger) count NUL padding in the length.
+			if n := cString(q[4 : 4+l]); len(n) > 0 {
+				d.Names = append(d.Names, string(n))
+			}
 			q = q[4+l:]
 		}
 	}
@@ -408,11 +412,15 @@ func (m *Meta) decodeText(p []byte) {
 	if typ&(TextOneLine|TextHelp) == 0 || typ&(TextPMID|TextInDom) == 0 {
 		return
 	}
-	t := p[8:]
-	if i := bytes.IndexByte(t, 0); i >= 0 {
-		t = t[:i]
+	m.Texts[TextKey{typ, ident}] = string(cString(p[8:]))
+}
+
+// cString is b up to its first NUL, as libpcp reads the strings of .meta.
+func cString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
 	}
-	m.Texts[TextKey{typ, ident}] = string(t)
+	return b
 }
 
 // finish orders time-versioned metadata after a decode pass.
