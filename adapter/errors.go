@@ -22,6 +22,9 @@ type httpError struct {
 	kind   string
 	msg    string
 	err    error // underlying cause, for logs and errors.Is; may be nil
+	// unread: the request body was refused before its end, which the
+	// client may still be sending (see lingerClose).
+	unread bool
 }
 
 func (e *httpError) Error() string {

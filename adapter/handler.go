@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -104,7 +105,11 @@ func (h *readHandler) serve(w http.ResponseWriter, r *http.Request) int {
 
 	data, err := readRequestBody(w, r, h.opts.MaxRequestBytes)
 	if err != nil {
-		return h.fail(w, r, err)
+		code := h.fail(w, r, err)
+		if he, ok := errors.AsType[*httpError](err); ok && he.unread {
+			lingerClose(w, 4*h.opts.MaxRequestBytes, lingerTime)
+		}
+		return code
 	}
 	rt, queries, err := parseReadRequest(data, h.opts.MaxQueriesPerRequest)
 	if err != nil {
@@ -137,9 +142,50 @@ func (h *readHandler) fail(w http.ResponseWriter, r *http.Request, err error) in
 	default:
 		h.log.Debug("remote read rejected", attrs...)
 	}
-	// Prometheus shows the body verbatim as one line (§8).
-	http.Error(w, strings.ReplaceAll(he.Error(), "\n", "; "), he.status)
+	// Prometheus shows the body verbatim as one line (§8). The length is
+	// set so that the answer is complete even when lingerClose takes the
+	// connection over after it.
+	// (http.Error would drop it.)
+	msg := strings.ReplaceAll(he.Error(), "\n", "; ") + "\n"
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(he.status)
+	io.WriteString(w, msg)
 	return he.status
+}
+
+// lingerTime bounds how long lingerClose reads a refused body.
+const lingerTime = 10 * time.Second
+
+// lingerClose ends a connection whose request body was refused before its
+// end, after the answer, without a reset. Closing with unread data makes
+// the kernel send a TCP reset, which can reach the client before it has
+// read the answer (a 64 MiB upload against the 32 MiB limit saw a reset,
+// not the 413). So the connection is taken over, the answer flushed, our
+// side shut for writing (the client sees the answer end), and what the
+// client still sends is read and dropped, up to max bytes or wait, before
+// the connection is closed. Over HTTP/2 there is no connection to take
+// over, and the server's own stream reset is clean.
+func lingerClose(w http.ResponseWriter, max int64, wait time.Duration) {
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
+	}
+	conn, buf, err := rc.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if err := buf.Flush(); err != nil {
+		return
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.SetDeadline(time.Now().Add(wait))
+	io.CopyN(io.Discard, buf, max)
 }
 
 // openQueriers collects the queriers of one request so they can be closed

@@ -24,14 +24,18 @@ type readQuery struct {
 // more than maxBytes both compressed and decompressed (§1).
 func readRequestBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
 	if r.ContentLength > maxBytes {
-		return nil, limitExceeded(http.StatusRequestEntityTooLarge,
+		e := limitExceeded(http.StatusRequestEntityTooLarge,
 			"request body of %d bytes exceeds the limit of %d bytes", r.ContentLength, maxBytes)
+		e.unread = true
+		return nil, e
 	}
 	compressed, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, limitExceeded(http.StatusRequestEntityTooLarge,
+			e := limitExceeded(http.StatusRequestEntityTooLarge,
 				"request body exceeds the limit of %d bytes", maxBytes)
+			e.unread = true
+			return nil, e
 		}
 		// Almost always the client hanging up mid-upload.
 		return nil, &httpError{status: http.StatusBadRequest, kind: errKindBadRequest, msg: "read request body", err: err}

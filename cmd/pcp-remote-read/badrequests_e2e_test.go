@@ -98,6 +98,10 @@ func TestBadRequests(t *testing.T) {
 		{"snappy claiming 1 GiB", "POST", "", body(bomb), 0, 413},
 		{"33 MiB body", "POST", "", &zeroReader{33 << 20}, 33 << 20, 413},
 		{"33 MiB body without length", "POST", "", &zeroReader{33 << 20}, -1, 413},
+		// Twice the limit: the answer arrives before the body is sent
+		// (lingerClose), not a TCP reset.
+		{"64 MiB body", "POST", "", &zeroReader{64 << 20}, 64 << 20, 413},
+		{"64 MiB body without length", "POST", "", &zeroReader{64 << 20}, -1, 413},
 		{"no queries", "POST", "", req(&prompb.ReadRequest{}), 0, 400},
 		{"100 queries", "POST", "", req(manyQueries(100)), 0, 200},
 		{"5000 queries", "POST", "", req(manyQueries(5000)), 0, 400},
