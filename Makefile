@@ -10,6 +10,9 @@ export CGO_ENABLED ?= 0
 PROM_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus)
 DEMO     ?= testdata/demo
 LISTEN   ?= :9201
+# RUN_URL is where make run's server answers: a LISTEN without a host
+# (":9201") or on every address (0.0.0.0) is reached on 127.0.0.1.
+RUN_URL   = http://$(patsubst 0.0.0.0:%,127.0.0.1:%,$(patsubst :%,127.0.0.1:%,$(LISTEN)))
 
 .PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3 soak image deploy-check
 
@@ -22,7 +25,7 @@ build:
 run: build
 	@echo "Serving $(DEMO) on $(LISTEN). In prometheus.yml:"
 	@echo "  remote_read:"
-	@echo "    - url: http://127.0.0.1$(LISTEN)/api/v1/read"
+	@echo "    - url: $(RUN_URL)/api/v1/read"
 	@echo "      read_recent: true"
 	@echo "      filter_external_labels: false"
 	./$(BIN) --web.listen-address=$(LISTEN) $(DEMO)

@@ -49,29 +49,57 @@ func scan(paths []string, prev map[string][]found) (map[string][]found, []Skippe
 			byDir[f.dir] = append(byDir[f.dir], f)
 		}
 	}
-	for _, list := range paths {
-		for _, p := range strings.Split(list, ",") {
-			p = strings.TrimSpace(p)
-			if p == "" {
-				continue
-			}
-			fi, err := os.Stat(p)
-			if err == nil && fi.IsDir() {
-				walk(p, 0, map[fileID]bool{}, prev, add, &skipped)
-				continue
-			}
-			files, ferr := archive.FindFiles(p)
-			if ferr != nil {
-				if err != nil && errors.Is(err, fs.ErrNotExist) && !hasArchiveFiles(p) {
-					ferr = fmt.Errorf("no such file, directory or archive")
-				}
-				skipped = append(skipped, Skipped{Path: p, Reason: ferr.Error()})
-				continue
-			}
-			add(found{files: files, dir: filepath.Dir(files.Base)})
+	for _, p := range SplitPaths(paths) {
+		fi, err := os.Stat(p)
+		if err == nil && fi.IsDir() {
+			walk(p, 0, map[fileID]bool{}, prev, add, &skipped)
+			continue
 		}
+		files, ferr := archive.FindFiles(p)
+		if ferr != nil {
+			if namesNothing(p, err) {
+				ferr = fmt.Errorf("no such file, directory or archive")
+			}
+			skipped = append(skipped, Skipped{Path: p, Reason: ferr.Error()})
+			continue
+		}
+		add(found{files: files, dir: filepath.Dir(files.Base)})
 	}
 	return byDir, skipped
+}
+
+// SplitPaths expands the comma lists of Options.Paths into single paths,
+// as Open reads them.
+func SplitPaths(paths []string) []string {
+	var out []string
+	for _, list := range paths {
+		for _, p := range strings.Split(list, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// Missing returns the paths (comma lists expanded) that name nothing: no
+// file or directory, nor the files of an archive of that base name. A
+// directory without archives, or an archive that cannot be read, is not
+// missing: scans report those.
+func Missing(paths []string) []string {
+	var out []string
+	for _, p := range SplitPaths(paths) {
+		if _, err := os.Stat(p); namesNothing(p, err) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// namesNothing reports whether p, whose os.Stat gave statErr, is neither
+// a file nor a directory nor an archive base name.
+func namesNothing(p string, statErr error) bool {
+	return statErr != nil && errors.Is(statErr, fs.ErrNotExist) && !hasArchiveFiles(p)
 }
 
 func hasArchiveFiles(base string) bool {

@@ -137,11 +137,28 @@ func startLogged(t testing.TB, args ...string) *testServer {
 }
 
 // loggedArgs is a test server's command line: a free loopback port, a JSON
-// debug log and a cache directory of its own, then args.
+// debug log and a cache directory of its own, then args. A flag in args
+// replaces the default of the same name: a flag given twice is an error.
 func loggedArgs(t testing.TB, args []string) (addr string, argv []string) {
 	t.Helper()
 	addr = pcptest.FreePort(t)
-	return addr, append([]string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)}, args...)
+	for _, d := range []string{"--web.listen-address=" + addr, "--log.format=json", "--log.level=debug", "--cache.dir=" + cacheDir(t)} {
+		if !hasFlag(args, d) {
+			argv = append(argv, d)
+		}
+	}
+	return addr, append(argv, args...)
+}
+
+// hasFlag reports whether args set the flag that def ("--name=value") sets.
+func hasFlag(args []string, def string) bool {
+	name, _, _ := strings.Cut(def, "=")
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // watch stops s when the test ends, showing the tail of its log if the

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	stdlog "log"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,76 +29,6 @@ import (
 // defaultListen is the conventional port of a remote-storage adapter (the
 // Prometheus example adapter's); PCP uses 44321-44323.
 const defaultListen = ":9201"
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-type config struct {
-	archives       stringList
-	listen         string
-	webConfig      string
-	logLevel       string
-	logFormat      string
-	showVersion    bool
-	rescan         time.Duration
-	cacheArchives  int
-	cacheBytes     int64
-	tableDir       string
-	maxSamples     int64
-	maxConcurrent  int
-	lookbackDelta  time.Duration
-	queryTimeout   time.Duration
-	maxFrameBytes  int
-	maxRequestSize int64
-	stallTimeout   time.Duration
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	c := &config{}
-	fs := flag.NewFlagSet("pcp-remote-read", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ro := adapter.DefaultReadOptions()
-	fs.Var(&c.archives, "a", "shorthand for --archive")
-	fs.Var(&c.archives, "archive", "archive to serve: a base name, any archive file, a directory (walked), or a comma list of these; repeatable")
-	fs.StringVar(&c.listen, "web.listen-address", defaultListen, "address to listen on")
-	fs.StringVar(&c.webConfig, "web.config.file", "", "TLS and basic-auth configuration (Prometheus exporter-toolkit web config format)")
-	fs.StringVar(&c.logLevel, "log.level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&c.logFormat, "log.format", "logfmt", "log format: logfmt or json")
-	fs.DurationVar(&c.stallTimeout, "web.stall-timeout", adapter.DefaultStallTimeout, "drop a client whose request body or response makes no progress for this long (0: never)")
-	fs.BoolVar(&c.showVersion, "version", false, "print the version and exit")
-	fs.DurationVar(&c.rescan, "archive.rescan-interval", time.Minute, "how often to rescan the archive paths for new archives (0 disables; queries reaching past the newest data also rescan)")
-	fs.IntVar(&c.cacheArchives, "cache.archives", 16, "archives whose metadata is kept in memory")
-	fs.Int64Var(&c.cacheBytes, "cache.bytes", 512<<20, "bytes of archive metadata kept in memory")
-	fs.StringVar(&c.tableDir, "cache.dir", defaultTableDir(), "directory for column tables of archives (built in the background, safe to delete; never inside archive directories); empty disables them")
-	fs.Int64Var(&c.maxSamples, "query.max-samples", ro.MaxSamplesPerQuery, "samples one query may select (0: no limit); over it a remote read fails with 400 before any data, a PromQL query with 422")
-	fs.IntVar(&c.maxConcurrent, "query.max-concurrency", ro.MaxConcurrent, "remote reads served at once (> 0; more wait up to 10s, then get 429), and PromQL queries evaluated at once (more wait within their timeout)")
-	fs.DurationVar(&c.lookbackDelta, "query.lookback-delta", adapter.DefaultLookbackDelta, "how far back PromQL looks for a sample of a series at each evaluation time (> 0)")
-	fs.DurationVar(&c.queryTimeout, "query.timeout", adapter.DefaultQueryTimeout, "longest a PromQL query may run, queueing included (> 0); then it fails with 503")
-	fs.IntVar(&c.maxFrameBytes, "remote-read.max-bytes-in-frame", ro.MaxBytesPerFrame, "largest streamed frame (one whole series) in bytes; keep below the client's chunked_read_limit (5e7)")
-	fs.Int64Var(&c.maxRequestSize, "remote-read.max-request-bytes", ro.MaxRequestBytes, "largest remote-read request body, compressed and decompressed")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pcp-remote-read [flags] [PATH...]\n       pcp-remote-read dump [-meta] [-index] ARCHIVE\n\n"+
-			"Serves PCP archives to Prometheus (remote read at /api/v1/read) and to Grafana\n"+
-			"(the Prometheus query API: /api/v1/query, query_range, series, labels, ...).\n"+
-			"PATHs are archives or directories; with none, $PCP_ARCHIVE_DIR (default /var/log/pcp/pmlogger).\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	// Flags and paths may come in any order.
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			c.archives = append(c.archives, args[0])
-			args = args[1:]
-		}
-	}
-	return c, nil
-}
 
 // defaultTableDir is the user's cache directory ($XDG_CACHE_HOME or
 // ~/.cache), or none when there is no home.
@@ -179,11 +107,12 @@ func (h httpErrorLog) Write(p []byte) (int, error) {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, err := parseFlags(args, stderr)
+	c, err := parseFlags(args, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+		fmt.Fprintf(stderr, "pcp-remote-read: error: %v; try --help\n", err)
 		return 2
 	}
 	if c.showVersion {
@@ -195,22 +124,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "pcp-remote-read:", err)
 		return 2
 	}
-	paths, err := c.archivePaths()
+	paths, ro, err := c.startChecks()
 	if err != nil {
-		fmt.Fprintln(stderr, "pcp-remote-read:", err)
-		return 2
-	}
-	ro := adapter.ReadOptions{
-		MaxSamplesPerQuery: c.maxSamples, MaxConcurrent: c.maxConcurrent, MaxQueueWait: adapter.DefaultMaxQueueWait,
-		MaxBytesPerFrame: c.maxFrameBytes, MaxRequestBytes: c.maxRequestSize,
-		MaxQueriesPerRequest: adapter.DefaultMaxQueriesPerRequest,
-	}
-	if err := ro.Validate(); err != nil {
-		fmt.Fprintln(stderr, "pcp-remote-read:", err)
-		return 2
-	}
-	if c.lookbackDelta <= 0 || c.queryTimeout <= 0 || c.maxSamples > math.MaxInt || c.stallTimeout < 0 {
-		fmt.Fprintln(stderr, "pcp-remote-read: --query.lookback-delta and --query.timeout must be > 0, --query.max-samples must fit an int, --web.stall-timeout must be >= 0")
+		fmt.Fprintln(stderr, "pcp-remote-read: error:", err)
 		return 2
 	}
 	if c.webConfig != "" {
@@ -280,6 +196,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		opened.Store(set)
 		st := set.Status()
 		log.Info("archives indexed", "hosts", len(st.Hosts), "skipped", len(st.Skipped), "duration", time.Since(start))
+		if st.Tables.Problem != "" {
+			log.Warn("--cache.dir is unusable: column tables disabled, queries read the archives directly (see /status)",
+				"dir", st.Tables.Dir, "reason", st.Tables.Problem)
+		}
 		reg.MustRegister(adapter.NewSetCollector(set))
 		store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: log})
 		rh, err := adapter.NewReadHandler(store, ro, log, metrics)
