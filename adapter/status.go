@@ -43,7 +43,10 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <h1>pcp-remote-read</h1>
 <p><a href="/metrics">/metrics</a> · <a href="/status?format=json">status as JSON</a> · remote read at <code>/api/v1/read</code></p>
 <p>Last scan {{ts .Scanned}}. Cache: {{.Cache.Archives}} archives, {{.Cache.Bytes}} bytes, {{.Cache.Hits}} hits, {{.Cache.Misses}} misses.</p>
-{{range .Hosts}}
+{{with .Tables}}{{if .Problem}}<p class="bad">Column tables disabled: cache directory {{.Dir}} is unusable ({{.Problem}}); every query reads the archives directly.</p>
+{{else if .Dir}}<p>Column tables in {{.Dir}}: {{.Loaded}} loaded, {{.Built}} built, {{.Failed}} failed, {{.Prefixes}} prefix tables ({{.Extended}} built or extended).</p>
+{{else}}<p>Column tables off (no cache directory).</p>
+{{end}}{{end}}{{range .Hosts}}
 <h2>{{.Host}}</h2>
 <p>{{ts .Start}} to {{ts .End}}</p>
 <table><tr><th>archive</th><th>v</th><th>volumes</th><th>start</th><th>end (known)</th><th>problem</th></tr>
@@ -98,7 +101,7 @@ func (c *SetCollector) Collect(ch chan<- prometheus.Metric) {
 	var archives, problems, overlaps int
 	for _, h := range st.Hosts {
 		archives += len(h.Archives)
-		overlaps += len(h.Overlaps)
+		overlaps += h.OverlapCount // Overlaps lists only the first ones
 		for _, a := range h.Archives {
 			if a.Problem != "" {
 				problems++

@@ -32,7 +32,9 @@ type Options struct {
 	// TableDir, when set, is where column tables of archives are kept
 	// (see Table): whole tables of closed archives, prefix tables of each
 	// host's newest; they are built in the background after a query first
-	// reads an archive. TableSync builds them on demand instead.
+	// reads an archive. TableSync builds them on demand instead. Open
+	// creates the directory; if it cannot be written, tables are off and
+	// TableStats.Problem says why.
 	TableDir  string
 	TableSync bool
 	// TableAll makes whole tables of each host's newest archive too, for
@@ -49,6 +51,9 @@ type Set struct {
 	log    *slog.Logger
 	cache  *cache
 	tables *tableStore
+	// tableProblem is why Options.TableDir cannot hold tables (then
+	// tables is nil); set by Open only.
+	tableProblem string
 
 	mu       sync.RWMutex
 	hosts    map[string]*Timeline
@@ -91,7 +96,14 @@ func Open(opts Options) (*Set, error) {
 		problemSigs: map[string]string{},
 	}
 	if opts.TableDir != "" {
-		s.tables = newTableStore(opts.TableDir, opts.TableSync, opts.TableTail, s)
+		// An unusable directory (read-only filesystem, a file in the way)
+		// disables tables for good rather than failing every build; Status
+		// says why.
+		if err := checkTableDir(opts.TableDir); err != nil {
+			s.tableProblem = err.Error()
+		} else {
+			s.tables = newTableStore(opts.TableDir, opts.TableSync, opts.TableTail, s)
+		}
 	}
 	s.Rescan()
 	if len(s.hosts) == 0 {
@@ -106,7 +118,7 @@ func (s *Set) Rescan() {
 	s.scanMu.Lock()
 	defer s.scanMu.Unlock()
 	s.mu.RLock()
-	prev := s.byDir
+	prev, prevHosts := s.byDir, s.hosts
 	stamps := stampNewestDirs(s.hosts)
 	s.mu.RUnlock()
 	byDir, skipped := scan(s.opts.Paths, prev)
@@ -130,9 +142,7 @@ func (s *Set) Rescan() {
 	}
 	for _, tl := range hosts {
 		tl.order()
-		for _, o := range tl.overlaps {
-			s.log.Warn("archives overlap in time", "host", tl.Host, "first", o.First, "second", o.Second)
-		}
+		s.logOverlaps(tl, prevHosts[tl.Host])
 	}
 	for _, sk := range skipped {
 		s.log.Warn("archive skipped", "path", sk.Path, "reason", sk.Reason)
@@ -175,6 +185,31 @@ func (s *Set) Rescan() {
 	s.mu.Unlock()
 }
 
+// logOverlaps logs the overlaps of a timeline that its previous scan did
+// not have: every rescan (once a minute) would repeat them, and a merged
+// day beside its 288 five-minute pieces is 288 pairs. /status lists them all.
+func (s *Set) logOverlaps(tl, prev *Timeline) {
+	known := map[Overlap]bool{}
+	if prev != nil {
+		for _, o := range prev.overlaps {
+			known[o] = true
+		}
+	}
+	const most = 10 // pairs logged one by one per host and scan
+	logged := 0
+	for _, o := range tl.overlaps {
+		if known[o] {
+			continue
+		}
+		if logged++; logged <= most {
+			s.log.Warn("archives overlap in time", "host", tl.Host, "first", o.First, "second", o.Second)
+		}
+	}
+	if logged > most {
+		s.log.Warn("more archives overlap in time: see /status", "host", tl.Host, "not_logged", logged-most, "pairs", tl.nOverlaps)
+	}
+}
+
 // entry returns the Entry of a found archive, reusing the previous scan's
 // when its files are unchanged, or probing its label and index.
 func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
@@ -196,9 +231,7 @@ func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
 	if old != nil && old.Label.Start == l.Start {
 		// Same archive, grown (new volume, more metadata): keep what we knew.
 		old.mu.Lock()
-		if old.exactEnd > e.end {
-			e.end = old.exactEnd
-		}
+		e.exactEnd = old.exactEnd
 		old.mu.Unlock()
 	}
 	return e
@@ -305,7 +338,10 @@ type HostStatus struct {
 	Start    time.Time       `json:"start"`
 	End      time.Time       `json:"end"`
 	Archives []ArchiveStatus `json:"archives"`
-	Overlaps []Overlap       `json:"overlaps"`
+	// Overlaps lists every pair of archives whose time ranges intersect,
+	// up to 1,000; OverlapCount counts them all.
+	Overlaps     []Overlap `json:"overlaps"`
+	OverlapCount int       `json:"overlap_count"`
 }
 
 // ArchiveStatus describes one archive.
@@ -318,9 +354,17 @@ type ArchiveStatus struct {
 	Problem string    `json:"problem,omitempty"`
 }
 
-// Status returns a snapshot for the status page and /metrics.
+// Status returns a snapshot for the status page and /metrics. The end of
+// each host's newest archive is its last record now (Entry.refreshEnd),
+// not the last index entry seen at the last scan.
 func (s *Set) Status() Status {
 	st := Status{Cache: s.cache.stats(), Tables: s.tableStats()}
+	hosts := s.Hosts()
+	for _, tl := range hosts {
+		if n := len(tl.entries); n > 0 {
+			tl.entries[n-1].refreshEnd() // before problems are copied: it may find one
+		}
+	}
 	s.mu.RLock()
 	st.Skipped = append([]Skipped{}, s.skipped...)
 	st.Scanned = s.scanned
@@ -329,9 +373,9 @@ func (s *Set) Status() Status {
 		problems[k] = v
 	}
 	s.mu.RUnlock()
-	for _, tl := range s.Hosts() {
+	for _, tl := range hosts {
 		a, b := tl.Span()
-		hs := HostStatus{Host: tl.Host, Start: time.Unix(0, a).UTC(), End: time.Unix(0, b).UTC(), Overlaps: tl.overlaps}
+		hs := HostStatus{Host: tl.Host, Start: time.Unix(0, a).UTC(), End: time.Unix(0, b).UTC(), Overlaps: tl.overlaps, OverlapCount: tl.nOverlaps}
 		for _, e := range tl.entries {
 			hs.Archives = append(hs.Archives, ArchiveStatus{
 				Path: e.Files.Base, Version: e.Label.Version, Volumes: len(e.Files.Volumes),

@@ -124,6 +124,26 @@ const tableGrace = 10 * time.Minute
 // tables, one per host.
 const maxLoadedTables = 128
 
+// checkTableDir creates dir and writes and removes a file in it, so that a
+// directory no table could be written to is found once, at start, rather
+// than by every build (one INFO line each) while queries read archives.
+func checkTableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// The name is one sweep removes, should this process die here.
+	f, err := os.CreateTemp(dir, ".tmp-check-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return os.Remove(name)
+}
+
 func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 	if tail <= 0 {
 		tail = defaultTail
@@ -548,10 +568,13 @@ func deleteString(ss []string, s string) []string {
 
 // TableStats are the table cache's figures.
 type TableStats struct {
-	Dir    string `json:"dir,omitempty"`
-	Loaded int    `json:"loaded"`
-	Built  uint64 `json:"built"`
-	Failed int    `json:"failed"`
+	Dir string `json:"dir,omitempty"`
+	// Problem is why Dir cannot hold tables, found at Open: tables are
+	// then disabled and every query reads the archives.
+	Problem string `json:"problem,omitempty"`
+	Loaded  int    `json:"loaded"`
+	Built   uint64 `json:"built"`
+	Failed  int    `json:"failed"`
 	// Prefix tables of newest archives: loaded, and built or extended.
 	Prefixes int    `json:"prefixes"`
 	Extended uint64 `json:"prefixes_built"`
@@ -559,6 +582,9 @@ type TableStats struct {
 
 func (s *Set) tableStats() TableStats {
 	if s.tables == nil {
+		if s.tableProblem != "" {
+			return TableStats{Dir: s.opts.TableDir, Problem: s.tableProblem}
+		}
 		return TableStats{}
 	}
 	ts := s.tables

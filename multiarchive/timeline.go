@@ -18,17 +18,32 @@ type Entry struct {
 	Start int64 // ns, from the label
 	set   *Set  // where read failures are reported; nil in tests
 
-	mu       sync.Mutex
-	end      int64 // best known end: the last index entry, or later knowledge
-	exactEnd int64 // the last record's time, once read to the end; 0 if unknown
+	mu  sync.Mutex
+	end int64 // the last index entry, or the latest record a query read
+	// exactEnd is the last record's time as Status found it in the files
+	// (liveend.go); 0 if unknown. It is kept apart from end: a query
+	// ending after end revalidates the cached archive (new volumes and
+	// metadata), which may not cover what Status saw.
+	exactEnd int64
 	// next is the start of the following archive in the newest ordering
 	// (MaxInt64 for the newest archive): an end raised past it is counted
 	// in the Set's grew, after which timelines recompute their reach.
 	next int64
+	// tail is what Status last read of the archive's end while it was the
+	// newest of its host (liveend.go).
+	tail tailScan
 }
 
 // End returns the best known end of the archive (ns).
 func (e *Entry) End() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return max(e.end, e.exactEnd)
+}
+
+// readEnd is the end of what queries have read of the archive (or its
+// index's last entry): a query reaching past it must look for growth.
+func (e *Entry) readEnd() int64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.end
@@ -84,12 +99,20 @@ type Overlap struct {
 
 // Timeline is the archives of one host in start-time order.
 type Timeline struct {
-	Host     string
-	set      *Set
-	entries  []*Entry // immutable once ordered; a rescan builds a new Timeline
-	overlaps []Overlap
-	reach    atomic.Pointer[reach]
+	Host    string
+	set     *Set
+	entries []*Entry // immutable once ordered; a rescan builds a new Timeline
+	// overlaps lists the first maxOverlaps pairs of archives whose ranges
+	// intersect; nOverlaps counts them all.
+	overlaps  []Overlap
+	nOverlaps int
+	reach     atomic.Pointer[reach]
 }
+
+// maxOverlaps bounds the pairs a timeline lists: n archives that all
+// overlap (labels with one start time) make n(n-1)/2 pairs, 50 million for
+// 10,000 archives.
+const maxOverlaps = 1000
 
 // reach holds, for each archive but the newest, the latest known end of it
 // and all before it, as of the Set's grew count gen.
@@ -106,12 +129,7 @@ func (tl *Timeline) order() {
 		}
 		return a.Files.Base < b.Files.Base
 	})
-	for i := 0; i+1 < len(tl.entries); i++ {
-		a, b := tl.entries[i], tl.entries[i+1]
-		if a.End() > b.Start || a.Start == b.Start {
-			tl.overlaps = append(tl.overlaps, Overlap{First: a.Files.Base, Second: b.Files.Base})
-		}
-	}
+	tl.findOverlaps()
 	for i, e := range tl.entries {
 		e.mu.Lock()
 		e.next = math.MaxInt64
@@ -119,6 +137,28 @@ func (tl *Timeline) order() {
 			e.next = tl.entries[i+1].Start
 		}
 		e.mu.Unlock()
+	}
+}
+
+// findOverlaps finds every pair (i, j), i < j, of archives whose ranges
+// intersect: j starts before i ends, or both start together. A merged
+// daily archive beside the pieces it was made of overlaps each of them,
+// not only its neighbour. As entries are in start order, the archives
+// overlapping i are the run after it that starts with it or before its
+// end, found by binary search: a timeline of thousands of
+// archives that follow each other costs a few comparisons an archive, and
+// counting the pairs past maxOverlaps costs no more.
+func (tl *Timeline) findOverlaps() {
+	es := tl.entries
+	tl.overlaps, tl.nOverlaps = nil, 0
+	for i, a := range es {
+		end := a.End()
+		rest := es[i+1:]
+		n := sort.Search(len(rest), func(k int) bool { s := rest[k].Start; return s > a.Start && s >= end })
+		tl.nOverlaps += n
+		for _, b := range rest[:min(n, maxOverlaps-len(tl.overlaps))] {
+			tl.overlaps = append(tl.overlaps, Overlap{First: a.Files.Base, Second: b.Files.Base})
+		}
 	}
 }
 
@@ -146,8 +186,14 @@ func (tl *Timeline) reachEnds() []int64 {
 // Entries returns the archives in start-time order.
 func (tl *Timeline) Entries() []*Entry { return tl.entries }
 
-// Overlaps returns the pairs of archives whose time ranges intersect.
+// Overlaps returns the pairs of archives whose time ranges intersect (at
+// most maxOverlaps of them; see OverlapCount), each archive of a pair
+// named in start order.
 func (tl *Timeline) Overlaps() []Overlap { return tl.overlaps }
+
+// OverlapCount is the number of pairs of archives whose time ranges
+// intersect, listed in Overlaps or not.
+func (tl *Timeline) OverlapCount() int { return tl.nOverlaps }
 
 // Span returns the start of the first archive and the best known end of the
 // last (ns).
@@ -209,7 +255,7 @@ type Opened struct {
 // rechecked first for new archives and the live archive for growth.
 // Archives that cannot be opened are skipped and returned as errors.
 func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
-	if len(tl.entries) > 0 && t2 > tl.entries[len(tl.entries)-1].End() && tl.set != nil {
+	if len(tl.entries) > 0 && t2 > tl.entries[len(tl.entries)-1].readEnd() && tl.set != nil {
 		if fresh := tl.set.recheck(tl.Host); fresh != nil {
 			tl = fresh
 		}
@@ -220,7 +266,7 @@ func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
 	last := len(tl.entries) - 1
 	for _, e := range sel {
 		live := last >= 0 && e == tl.entries[last]
-		a, err := tl.set.cache.get(e, live && t2 > e.End())
+		a, err := tl.set.cache.get(e, live && t2 > e.readEnd())
 		if live && errors.Is(err, archive.ErrNoData) {
 			// pmlogger has labelled the files of a new archive and not
 			// written its metadata yet: nothing to read, no problem.
