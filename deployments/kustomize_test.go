@@ -26,6 +26,7 @@ const (
 	appPort      = 9201
 	archiveDir   = "/var/log/pcp/pmlogger"
 	webConfigArg = "--web.config.file="
+	cacheDirArg  = "--cache.dir="
 	nonRootUID   = 65532
 )
 
@@ -290,6 +291,9 @@ func checkApp(t *testing.T, w workload, c corev1.Container) {
 	if !slices.Contains(c.Args, archiveDir) {
 		t.Errorf("%s: args %v do not name %s", name, c.Args, archiveDir)
 	}
+	for _, p := range cacheDirProblems(pod, c) {
+		t.Errorf("%s: %s", name, p)
+	}
 	// --web.config.file must be a key of a mounted ConfigMap.
 	var webConfig string
 	for _, a := range c.Args {
@@ -313,6 +317,83 @@ func checkApp(t *testing.T, w workload, c corev1.Container) {
 	}
 }
 
+// cacheDirProblems checks where pcp-remote-read writes its column tables:
+// the root filesystem is read-only, so --cache.dir must name a directory on
+// a writable volume (emptyDir with a sizeLimit, a claim or a generic
+// ephemeral volume, mounted read-write), and it must lie outside the archives (the server
+// never writes there, and tables beside archives would be scanned as
+// archive files). The image's default, ~/.cache, is on the root filesystem:
+// the flag must be given.
+func cacheDirProblems(pod corev1.PodSpec, c corev1.Container) []string {
+	var dirs []string
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, cacheDirArg); ok {
+			dirs = append(dirs, v)
+		}
+	}
+	if len(dirs) != 1 {
+		return []string{fmt.Sprintf("want one %s arg (the default lies on the read-only root filesystem), got %q", cacheDirArg, dirs)}
+	}
+	dir := filepath.Clean(dirs[0])
+	if !filepath.IsAbs(dir) {
+		return []string{fmt.Sprintf("%s%s is not an absolute path", cacheDirArg, dirs[0])}
+	}
+	var problems []string
+	if within(dir, archiveDir) || within(archiveDir, dir) {
+		problems = append(problems, fmt.Sprintf("%s%s overlaps the archive mount %s", cacheDirArg, dir, archiveDir))
+	}
+	m := mountOf(c, dir)
+	if m == nil {
+		return append(problems, fmt.Sprintf("%s%s is on no mounted volume (the root filesystem is read-only)", cacheDirArg, dir))
+	}
+	if m.ReadOnly {
+		problems = append(problems, fmt.Sprintf("%s%s: volume %s is mounted read-only", cacheDirArg, dir, m.Name))
+	}
+	var v *corev1.Volume
+	for i := range pod.Volumes {
+		if pod.Volumes[i].Name == m.Name {
+			v = &pod.Volumes[i]
+		}
+	}
+	switch {
+	case v == nil:
+		problems = append(problems, fmt.Sprintf("%s%s: no volume %s", cacheDirArg, dir, m.Name))
+	case v.EmptyDir != nil:
+		// Nothing removes the tables of deleted archives: unbounded, they
+		// would fill the node's disk.
+		if v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.IsZero() {
+			problems = append(problems, fmt.Sprintf("%s%s: emptyDir %s has no sizeLimit", cacheDirArg, dir, m.Name))
+		}
+	case v.Ephemeral != nil:
+	case v.PersistentVolumeClaim != nil:
+		if v.PersistentVolumeClaim.ReadOnly {
+			problems = append(problems, fmt.Sprintf("%s%s: claim %s is read-only", cacheDirArg, dir, v.PersistentVolumeClaim.ClaimName))
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("%s%s: volume %s is not writable storage (emptyDir, ephemeral or a claim)", cacheDirArg, dir, m.Name))
+	}
+	return problems
+}
+
+// mountOf is the mount of c that holds path: the deepest mount point at or
+// above it.
+func mountOf(c corev1.Container, path string) *corev1.VolumeMount {
+	var best *corev1.VolumeMount
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		if within(path, filepath.Clean(m.MountPath)) && (best == nil || len(m.MountPath) > len(best.MountPath)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // checkReferences: what pods name exists in the same build.
 func checkReferences(t *testing.T, b *built) {
 	t.Helper()
@@ -334,7 +415,12 @@ func checkReferences(t *testing.T, b *built) {
 					continue
 				}
 				pvc := o.(*corev1.PersistentVolumeClaim)
-				if !v.PersistentVolumeClaim.ReadOnly || !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}) {
+				if !mountsAt(pod, v.Name, archiveDir) {
+					// A claim for column tables: written (cacheDirProblems).
+					if slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}) {
+						t.Errorf("%s: volume %s: claim %s is ReadOnlyMany, and not for archives", w.key, v.Name, pvc.Name)
+					}
+				} else if !v.PersistentVolumeClaim.ReadOnly || !slices.Equal(pvc.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadOnlyMany}) {
 					t.Errorf("%s: volume %s: archives are read-only: want readOnly and ReadOnlyMany", w.key, v.Name)
 				}
 			}
@@ -356,6 +442,18 @@ func checkReferences(t *testing.T, b *built) {
 			t.Errorf("%s: selector %v does not select its own pods %v (%v)", w.key, w.selector, w.template.Labels, err)
 		}
 	}
+}
+
+// mountsAt reports whether a container of the pod mounts volume name at path.
+func mountsAt(pod corev1.PodSpec, name, path string) bool {
+	for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
+		for _, m := range c.VolumeMounts {
+			if m.Name == name && filepath.Clean(m.MountPath) == path {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkSelectors: every Service and PodDisruptionBudget selects the pods
