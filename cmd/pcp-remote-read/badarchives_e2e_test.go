@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,8 +236,57 @@ func TestUnreadableArchives(t *testing.T) {
 			t.Errorf("%s: no warning in the log names %s", d.Name, d.Dir)
 		}
 	}
+	checkUnreadableQuery(t, srv.base, cases)
 	for _, l := range srv.logs.atLeast("ERROR") {
 		t.Errorf("logged at error level: %s", l)
+	}
+}
+
+// checkUnreadableQuery: a PromQL range query over the readable control
+// archive and the archives whose data volume cannot be read answers 200
+// (README, Errors: an archive that fails to read is reported and skipped),
+// with the control's series and a warning naming each unreadable volume.
+// Remote read gives 200 too (readHost fails the test otherwise).
+func checkUnreadableQuery(t *testing.T, base string, cases []pcptest.Damaged) {
+	t.Helper()
+	hosts := []string{"bad-ok"}
+	var vols []string
+	for _, d := range cases {
+		if d.Expect == pcptest.Failed {
+			hosts = append(hosts, d.Host)
+			vols = append(vols, d.Base+".0")
+		}
+	}
+	if len(vols) == 0 {
+		t.Fatal("no case with an unreadable data volume")
+	}
+	// v3-basic: 2026-11-21 07:38:19 to 07:38:39.
+	code, r := pcptest.API(t, base, "/api/v1/query_range", url.Values{
+		"query": {fmt.Sprintf(`kernel_all_load{hostname=~%q}`, strings.Join(hosts, "|"))},
+		"start": {"2026-11-21T07:38:20Z"}, "end": {"2026-11-21T07:38:40Z"}, "step": {"1"}})
+	if code != 200 || r.Status != "success" {
+		t.Fatalf("query_range over unreadable volumes: %d %s %s, want 200", code, r.ErrorType, r.Error)
+	}
+	warnings := strings.Join(r.Warnings, "\n")
+	for _, v := range vols {
+		if !strings.Contains(warnings, v) || !strings.Contains(warnings, "permission denied") {
+			t.Errorf("no warning names %s (permission denied): %q", v, r.Warnings)
+		}
+	}
+	var q pcptest.QueryResult
+	if err := json.Unmarshal(r.Data, &q); err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]int{}
+	for _, s := range q.Result {
+		served[s.Metric["hostname"]] += len(s.Values)
+	}
+	if served["bad-ok"] == 0 || len(served) != 1 {
+		t.Errorf("points served by host %v, want bad-ok's only", served)
+	}
+	for _, h := range hosts {
+		readHost(t, base, h, false)
+		readHost(t, base, h, true)
 	}
 }
 
