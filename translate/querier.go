@@ -26,6 +26,10 @@ type Options struct {
 	// its window and gathers its series in memory before handing them out.
 	MaxSamples int64
 	Logger     *slog.Logger
+	// AgentLabels merges PCP's domain and cluster labels into series
+	// labels (agent="linux"), as pmproxy's /metrics does from PCP 6.2.2
+	// on; without it a series has the labels pmproxy 6.0 gives it.
+	AgentLabels bool
 }
 
 // LimitError is returned (through SeriesSet.Err) when a Select would gather
@@ -168,7 +172,7 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 	if !ok {
 		return &seriesSet{}, nil
 	}
-	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(), sb: labels.NewScratchBuilder(16), mint: mint, maxt: maxt}
+	g := &gathering{q: q, ms: ms, index: map[uint64][]*series{}, lc: newLabelCache(q.s.opts.AgentLabels), sb: labels.NewScratchBuilder(16), mint: mint, maxt: maxt}
 	g.presence = hints != nil && hints.Func == "series"
 	nameMs, hostMs := splitMatchers(ms)
 	for _, tl := range q.s.set.Hosts() {

@@ -40,6 +40,7 @@ type config struct {
 	maxFrameBytes  int
 	maxRequestSize int64
 	stallTimeout   time.Duration
+	agentLabels    bool
 }
 
 // parseFlags reads the command line: flags in Prometheus' double-dash
@@ -120,6 +121,9 @@ func addQueryFlags(app *kingpin.Application, c *config) {
 		adapter.DefaultLookbackDelta, &c.lookbackDelta)
 	durationFlag(app, "query.timeout", "Longest a PromQL query may run, queueing included (> 0); then it fails with 503.",
 		adapter.DefaultQueryTimeout, &c.queryTimeout)
+
+	app.Flag("labels.agent", "Also give series PCP's domain and cluster labels (agent=\"linux\"), as pmproxy's /metrics does from PCP 6.2.2 on; without it, series have the labels pmproxy 6.0 gives them.").
+		BoolVar(&c.agentLabels)
 
 	intFlag(app, "remote-read.max-bytes-in-frame", "Largest streamed frame (one whole series) in bytes; keep below the client's chunked_read_limit (5e7).",
 		ro.MaxBytesPerFrame, &c.maxFrameBytes)
@@ -291,6 +295,8 @@ func groupTitle(flag string) string {
 		return "Queries"
 	case "remote-read":
 		return "Remote read"
+	case "labels":
+		return "Series labels"
 	}
 	return "General"
 }

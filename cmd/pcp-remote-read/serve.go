@@ -201,7 +201,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				"dir", st.Tables.Dir, "reason", st.Tables.Problem)
 		}
 		reg.MustRegister(adapter.NewSetCollector(set))
-		store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: log})
+		store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: log, AgentLabels: c.agentLabels})
 		rh, err := adapter.NewReadHandler(store, ro, log, metrics)
 		if err != nil {
 			serveErr <- err
