@@ -149,22 +149,7 @@ type Pmlogger struct {
 // been called.
 func StartPmlogger(t testing.TB, config, base, logFile string, args ...string) *Pmlogger {
 	t.Helper()
-	bin, err := exec.LookPath("pmlogger")
-	Require(t, "pmlogger (Debian package pcp)", err == nil)
-	argv := append([]string{"-h", PMCDAddr, "-c", config, "-l", logFile}, args...)
-	p := &Pmlogger{Base: base, Log: logFile, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, append(argv, base)...)
-	p.cmd.Dir = filepath.Dir(logFile)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Logf("pmlogger %s: %v", base, err)
-		}
-	})
-	return p
+	return StartPmloggerHost(t, PMCDAddr, config, base, logFile, args...)
 }
 
 // Exited reports whether pmlogger has exited, and how.
