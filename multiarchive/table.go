@@ -41,7 +41,7 @@ import (
 //
 // File layout (big-endian):
 //
-//	"PCPRRTB3"
+//	"PCPRRTB4"
 //	series regions: per series its sparse index, every 8th chunk's
 //	                {minT i64, offset from the first chunk u32}, then
 //	                per chunk {minT i64, maxT i64, len u32, flags u8,
@@ -53,7 +53,7 @@ import (
 //	        path, dev u64, ino u64, size i64, sum u32}; nfiles 0 for a
 //	        whole archive
 //	trailer: first i64, last i64 (ns), dirOff i64, nseries u32, prefixOff i64,
-//	         crc32(directory and prefix) u32, "PCPRRTB3"
+//	         crc32(directory and prefix) u32, "PCPRRTB4"
 //
 // Chunk flags say whether the chunk's first and last samples are staleness
 // markers, so that a reader can pass a chunk through without decoding it;
@@ -90,7 +90,9 @@ const sparseEvery = 8
 
 // TableSeries is one series of a table.
 type TableSeries struct {
-	PMID       archive.PMID
+	PMID archive.PMID
+	// Inst is the instance id; archive.InstNull for a singular metric,
+	// whatever ids its values carry in the records.
 	Inst       int32
 	Named      bool
 	IName      string
@@ -122,11 +124,11 @@ type sourceFile struct {
 const sumLen = 4096
 
 const (
-	tableMagic   = "PCPRRTB3"
+	tableMagic   = "PCPRRTB4"
 	trailerLen   = 8 + 8 + 8 + 4 + 8 + 4 + 8
 	chunkHdrLen  = 8 + 8 + 4 + 1 + 4
 	refLen       = 8 + 4
-	tableVersion = 3
+	tableVersion = 4
 
 	chunkFirstStale = 1
 	chunkLastStale  = 2
@@ -139,7 +141,8 @@ var staleNaN = math.Float64frombits(0x7ff0000000000002)
 // series; such an archive is always read directly.
 var errUnordered = errors.New("records out of time order")
 
-// seriesKey identifies a series within one archive.
+// seriesKey identifies a series within one archive: distinct keys are
+// distinct series of a query (see TableSeries.Inst).
 type seriesKey struct {
 	pmid  archive.PMID
 	inst  int32
@@ -333,8 +336,18 @@ func (b *tableBuilder) feed() error {
 				}
 			}
 			insts, vals, _ := rec.Floats(vs)
+			singular := d.InDom == archive.InDomNull
 			for j, f := range vals {
 				key := seriesKey{pmid: vs.PMID, inst: insts[j]}
+				if singular {
+					// One series, whatever instance id the value
+					// carries: the IRIX pmlogger of 1995-1996 wrote
+					// ids other than PM_IN_NULL, changing from record
+					// to record, and a singular metric's series has
+					// no instance label, so a query reading the
+					// records serves them all as one series.
+					key.inst = archive.InstNull
+				}
 				if res != nil {
 					if key.iname, key.named = res.Name(key.inst); !key.named {
 						key.iname, key.named = hist.NameAnyTime(key.inst)

@@ -222,3 +222,59 @@ func TestTableNamesAbsolute(t *testing.T) {
 		t.Fatalf("table names: %s for %s, %s for %s", baseHash(rel), rel, baseHash(abs), abs)
 	}
 }
+
+// TestTableSingularOneSeries: the values of a singular metric are one table
+// series, keyed archive.InstNull, whatever instance ids the records give
+// them (an IRIX pmlogger of 1995-1996 wrote ids other than PM_IN_NULL,
+// changing from record to record): a query reading the records serves them
+// as one series, and a table of one series per id served only one of them.
+func TestTableSingularOneSeries(t *testing.T) {
+	for _, name := range []string{"pmi-nullinst", "pmi-nullinst-wide"} {
+		a, err := archive.Open(filepath.Join("../testdata/archives", name, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values, ids := map[archive.PMID]int{}, map[archive.PMID]map[int32]bool{}
+		r := a.NewReader(archive.ReaderOptions{})
+		for r.Next() {
+			rec := r.Record()
+			for k := range rec.Sets() {
+				vs := &rec.Sets()[k]
+				if vs.Desc == nil || vs.Desc.InDom != archive.InDomNull || vs.NumVal <= 0 {
+					continue
+				}
+				insts, _, _ := rec.Floats(vs)
+				values[vs.PMID] += len(insts)
+				if ids[vs.PMID] == nil {
+					ids[vs.PMID] = map[int32]bool{}
+				}
+				for _, i := range insts {
+					ids[vs.PMID][i] = true
+				}
+			}
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		changing := 0
+		for _, m := range ids {
+			if len(m) > 1 {
+				changing++
+			}
+		}
+		if changing == 0 {
+			t.Fatalf("%s: no singular metric whose instance id changes", name)
+		}
+		tbl, err := BuildTable(a, filepath.Join(t.TempDir(), name+".tbl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, n := range values {
+			lo, hi := tbl.Find(p)
+			if hi-lo != 1 || tbl.Series[lo].Inst != archive.InstNull || tbl.Series[lo].Samples != n {
+				t.Errorf("%s: %s (ids %v): %d series, want one of %d samples with instance %d: %+v", name, p, ids[p], hi-lo, n, archive.InstNull, tbl.Series[lo:hi])
+			}
+		}
+	}
+}

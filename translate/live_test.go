@@ -24,9 +24,10 @@ import (
 // of the newest archive plus the records after it must give exactly what
 // reading all records gives, samples and chunks, whether the table is
 // extended at every step or its tail is read directly; <mark> records (the
-// merged archives have them) fall into the table and into the tail.
+// merged archives have them) fall into the table and into the tail, and so
+// do values of a singular metric whose instance ids change (pmi-nullinst*).
 func TestLiveTableGrows(t *testing.T) {
-	for _, name := range []string{"v2-basic", "v2-merged", "v3-merged"} {
+	for _, name := range []string{"v2-basic", "v2-merged", "v3-merged", "pmi-nullinst", "pmi-nullinst-wide"} {
 		for _, tail := range []int64{0, 1} {
 			t.Run(fmt.Sprintf("%s/tail=%d", name, tail), func(t *testing.T) {
 				liveGrows(t, filepath.Join("../testdata/archives", name, name), tail)
