@@ -3,13 +3,13 @@ package multiarchive
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"syscall"
@@ -76,6 +76,8 @@ type Table struct {
 	// with the series' first read: a short window reads only the chunks
 	// around it.
 	sparse []atomic.Pointer[[]chunkRef]
+	// inMemory: made by Decode, its series' chunks in TableSeries.mem.
+	inMemory bool
 }
 
 // chunkRef is where a chunk of a series region starts.
@@ -98,9 +100,10 @@ type TableSeries struct {
 	IName      string
 	MinT, MaxT int64 // ms
 	Samples    int
-	off        int64 // of the first chunk; the sparse index is before it
-	len        int   // of the chunks
-	nrefs      int   // entries in the sparse index
+	off        int64  // of the first chunk; the sparse index is before it
+	len        int    // of the chunks
+	nrefs      int    // entries in the sparse index
+	mem        []byte // the chunks, for a table in memory (Decode)
 }
 
 // TableChunk is one chunk of a table series.
@@ -137,10 +140,6 @@ const (
 // staleNaN is Prometheus' staleness marker (model/value.StaleNaN).
 var staleNaN = math.Float64frombits(0x7ff0000000000002)
 
-// errUnordered means an archive's records are not in time order for some
-// series; such an archive is always read directly.
-var errUnordered = errors.New("records out of time order")
-
 // seriesKey identifies a series within one archive: distinct keys are
 // distinct series of a query (see TableSeries.Inst).
 type seriesKey struct {
@@ -153,8 +152,7 @@ type seriesKey struct {
 type seriesBuild struct {
 	key        seriesKey
 	buf        []byte // finished chunks
-	c          *chunkenc.XORChunk
-	app        chunkenc.Appender
+	enc        xorEnc // the chunk being written, when enc.n > 0
 	cmin, cmax int64
 	cflags     byte
 	minT, maxT int64
@@ -162,31 +160,42 @@ type seriesBuild struct {
 	lastT      int64
 	open       bool // has values since the last mark
 	started    bool
+	// horizon is the ms the series' records end at, as far as is known
+	// (0: unknown): the first chunk then tells how many will follow, and
+	// buf is made for them, not grown by copying.
+	horizon int64
+	// late holds samples stamped before lastT (records out of time
+	// order), merged in by finish.
+	late []lateSample
 }
 
-func (s *seriesBuild) add(t int64, v float64) error {
+type lateSample struct {
+	t int64
+	v float64
+}
+
+// add appends a sample at t (ms) and reports whether it was kept: one
+// sample per ms, the first read (an earlier record's, in file order).
+func (s *seriesBuild) add(t int64, v float64) (bool, error) {
 	if s.started {
 		if t == s.lastT {
-			return nil // one sample per ms: the first wins
+			return false, nil // one sample per ms: the first wins
 		}
 		if t < s.lastT {
-			return errUnordered
+			s.late = append(s.late, lateSample{t, v})
+			return true, nil
 		}
 	}
 	stale := math.Float64bits(v) == math.Float64bits(staleNaN)
-	if s.c == nil || s.c.NumSamples() >= 120 {
+	if s.enc.n == 0 || s.enc.n >= 120 {
 		s.cut()
-		s.c = chunkenc.NewXORChunk()
-		app, err := s.c.Appender()
-		if err != nil {
-			return err
-		}
-		s.app, s.cmin, s.cflags = app, t, 0
+		s.enc.reset()
+		s.cmin, s.cflags = t, 0
 		if stale {
 			s.cflags = chunkFirstStale
 		}
 	}
-	s.app.Append(0, t, v)
+	s.enc.append(t, v)
 	if stale {
 		s.cflags |= chunkLastStale
 	} else {
@@ -197,15 +206,57 @@ func (s *seriesBuild) add(t int64, v float64) error {
 	}
 	s.cmax, s.maxT, s.lastT = t, t, t
 	s.n++
-	return nil
+	return true, nil
 }
 
 func (s *seriesBuild) cut() {
-	if s.c == nil || s.c.NumSamples() == 0 {
+	if s.enc.n == 0 {
 		return
 	}
-	s.buf = appendChunk(s.buf, s.cmin, s.cmax, s.cflags, s.c.Bytes())
-	s.c = nil
+	data := s.enc.bytes()
+	if s.buf == nil && s.horizon > s.cmax && s.cmax > s.cmin {
+		n := min((s.horizon-s.cmin)/(s.cmax-s.cmin)+1, 1<<16)
+		s.buf = make([]byte, 0, int(n)*(chunkHdrLen+len(data))*9/8)
+	}
+	s.buf = appendChunk(s.buf, s.cmin, s.cmax, s.cflags, data)
+	s.enc.n = 0
+}
+
+// finish closes the series' last chunk and, when records came out of time
+// order, merges the late samples in: by time, the first read of a ms kept
+// (a chunk's sample was read before any late one of its ms: a late sample
+// is one stamped before a sample already kept). The result is what reading
+// the records and sorting them stably would give.
+func (s *seriesBuild) finish() error {
+	s.cut()
+	if len(s.late) == 0 {
+		return nil
+	}
+	var all []lateSample
+	for rest := s.buf; len(rest) >= chunkHdrLen; {
+		n := int(binary.BigEndian.Uint32(rest[16:]))
+		xc, err := chunkenc.FromData(chunkenc.EncXOR, rest[chunkHdrLen:chunkHdrLen+n])
+		if err != nil {
+			return err
+		}
+		it := xc.Iterator(nil)
+		for it.Next() == chunkenc.ValFloat {
+			t, v := it.At()
+			all = append(all, lateSample{t, v})
+		}
+		rest = rest[chunkHdrLen+n:]
+	}
+	all = append(all, s.late...)
+	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
+	*s = seriesBuild{key: s.key, open: s.open, enc: s.enc}
+	s.enc.n = 0
+	for _, x := range all {
+		if _, err := s.add(x.t, x.v); err != nil {
+			return err
+		}
+	}
+	s.cut()
+	return nil
 }
 
 func appendChunk(b []byte, cmin, cmax int64, flags byte, data []byte) []byte {
@@ -227,20 +278,43 @@ func floorMs(ns int64) int64 {
 	return ms
 }
 
-// tableBuilder decodes records into per-series XOR chunks. It can start
-// from an existing prefix table and go on where that stopped.
+// tableBuilder decodes records into per-series XOR chunks: the one
+// pipeline from records to series, whose output is written to disk as a
+// column table or kept in memory for a query that reads the records
+// directly (Decode), so that the two cannot disagree. It can start from an
+// existing prefix table and go on where that stopped.
 type tableBuilder struct {
 	a         *archive.Archive
+	opt       DecodeOptions
 	series    map[seriesKey]*seriesBuild
 	order     []*seriesBuild
 	open      []*seriesBuild // series with values since the last mark
 	resolvers map[archive.InDom]*archive.Resolver
+	gens      map[archive.InDom]uint64 // changes of each resolver's state
+	sets      []setCache               // by value set position in a record
 	first     int64
 	last      int64
 	pos       *archive.Position // where the next piece starts
+	samples   int64             // kept, for opt.MaxSamples
+	bad       []string          // records with values that could not be read
+	pastEnd   bool              // the reader stopped at a record after opt.End
+	horizon   int64             // see seriesBuild.horizon
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see throttle).
 	yield func()
+}
+
+// setCache is what the value set at one position of the last record
+// resolved to: pmlogger repeats a record's layout, so the next record's
+// set there usually has the same PMID and instances (and the instance
+// domain the same names), and its values go to the same series without a
+// lookup.
+type setCache struct {
+	pmid   archive.PMID
+	indom  archive.InDom
+	gen    uint64
+	insts  []int32
+	series []*seriesBuild // per value; nil: not wanted
 }
 
 // yieldEvery is how many records the builder decodes between calls of
@@ -249,7 +323,7 @@ const yieldEvery = 64
 
 func newTableBuilder(a *archive.Archive) *tableBuilder {
 	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, resolvers: map[archive.InDom]*archive.Resolver{},
-		first: math.MaxInt64, last: math.MinInt64}
+		gens: map[archive.InDom]uint64{}, first: math.MaxInt64, last: math.MinInt64}
 }
 
 // extendTable returns a builder holding prefix table t's series, ready to
@@ -292,24 +366,41 @@ func extendTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
 	return b, nil
 }
 
-// feed reads the archive from where the last piece stopped to its end.
+// feed reads the archive's records, from where the last piece stopped (or
+// in the options' window), and adds their values to the series.
 func (b *tableBuilder) feed() error {
 	a := b.a
-	r := a.NewReader(archive.ReaderOptions{From: b.pos})
+	o := &b.opt
+	r := a.NewReader(archive.ReaderOptions{Start: o.Start, End: o.End, PMIDs: o.PMIDs, From: b.pos})
 	defer r.Close()
+	if idx := a.Index(); len(idx) > 0 {
+		end := idx[len(idx)-1].Time
+		if o.End > 0 {
+			end = min(end, o.End)
+		}
+		b.horizon = floorMs(end)
+	}
 	read := false
 	n := 0
 	for r.Next() {
 		read = true
-		if n++; n%yieldEvery == 0 && b.yield != nil {
-			b.yield()
+		if n++; n%yieldEvery == 0 {
+			if b.yield != nil {
+				b.yield()
+			}
+			if o.Ctx != nil && o.Ctx.Err() != nil {
+				return o.Ctx.Err()
+			}
 		}
 		rec := r.Record()
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
 		if rec.Mark {
+			if o.FirstOnly {
+				continue // markers decide nothing there
+			}
 			for _, s := range b.open {
-				if err := s.add(ms, staleNaN); err != nil {
+				if _, err := s.add(ms, staleNaN); err != nil {
 					return fmt.Errorf("%s: %w", a.Files.Base, err)
 				}
 				s.open = false
@@ -317,68 +408,114 @@ func (b *tableBuilder) feed() error {
 			b.open = b.open[:0]
 			continue
 		}
-		sets := rec.Sets()
-		for k := range sets {
-			vs := &sets[k]
-			d := vs.Desc
-			if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
-				continue
-			}
-			var res *archive.Resolver
-			var hist *archive.InDomHistory
-			if d.InDom != archive.InDomNull {
-				if hist = a.Meta.InDoms[d.InDom]; hist != nil {
-					if res = b.resolvers[d.InDom]; res == nil {
-						res = hist.Resolver()
-						b.resolvers[d.InDom] = res
-					}
-					res.At(rec.Time)
-				}
-			}
-			insts, vals, _ := rec.Floats(vs)
-			singular := d.InDom == archive.InDomNull
-			for j, f := range vals {
-				key := seriesKey{pmid: vs.PMID, inst: insts[j]}
-				if singular {
-					// One series, whatever instance id the value
-					// carries: the IRIX pmlogger of 1995-1996 wrote
-					// ids other than PM_IN_NULL, changing from record
-					// to record, and a singular metric's series has
-					// no instance label, so a query reading the
-					// records serves them all as one series.
-					key.inst = archive.InstNull
-				}
-				if res != nil {
-					if key.iname, key.named = res.Name(key.inst); !key.named {
-						key.iname, key.named = hist.NameAnyTime(key.inst)
-					}
-				}
-				s := b.series[key]
-				if s == nil {
-					s = &seriesBuild{key: key}
-					b.series[key] = s
-					b.order = append(b.order, s)
-				}
-				if err := s.add(ms, f); err != nil {
-					return fmt.Errorf("%s: %w", a.Files.Base, err)
-				}
-				if !s.open {
-					s.open = true
-					b.open = append(b.open, s)
-				}
-			}
+		if err := b.record(rec, ms); err != nil {
+			return err
 		}
 	}
-	if err := r.Err(); err != nil {
-		return err
-	}
+	b.pastEnd = r.PastEnd()
 	// A reader that read nothing does not know where it is (Pos would
 	// restart at the volume's first record): keep the old position.
 	if read || b.pos == nil {
 		p := r.Pos()
 		b.pos = &p
 	}
+	return r.Err()
+}
+
+// record adds the values of one record.
+func (b *tableBuilder) record(rec *archive.Record, ms int64) error {
+	a := b.a
+	sets := rec.Sets()
+	if len(b.sets) < len(sets) {
+		b.sets = append(b.sets, make([]setCache, len(sets)-len(b.sets))...)
+	}
+	for k := range sets {
+		vs := &sets[k]
+		d := vs.Desc
+		if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
+			continue
+		}
+		var gen uint64
+		if d.InDom != archive.InDomNull {
+			if hist := a.Meta.InDoms[d.InDom]; hist != nil {
+				res := b.resolvers[d.InDom]
+				if res == nil {
+					res = hist.Resolver()
+					b.resolvers[d.InDom] = res
+				}
+				if res.At(rec.Time) {
+					b.gens[d.InDom]++
+				}
+				gen = b.gens[d.InDom]
+			}
+		}
+		insts, vals, bad := rec.Floats(vs)
+		if bad > 0 {
+			b.bad = append(b.bad, fmt.Sprintf("%s: record at offset %d of volume %d: %d bad values for %s", a.Files.Base, rec.Offset, rec.Vol, bad, vs.PMID))
+		}
+		c := &b.sets[k]
+		if c.pmid != vs.PMID || c.indom != d.InDom || c.gen != gen || !slices.Equal(c.insts, insts) || c.series == nil {
+			b.resolve(c, vs.PMID, d, gen, insts)
+		}
+		for j, f := range vals {
+			s := c.series[j]
+			if s == nil || b.opt.FirstOnly && s.n > 0 {
+				continue
+			}
+			kept, err := s.add(ms, f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a.Files.Base, err)
+			}
+			if !kept {
+				continue
+			}
+			if !s.open {
+				s.open = true
+				b.open = append(b.open, s)
+			}
+			if b.samples++; b.opt.MaxSamples > 0 && b.samples > b.opt.MaxSamples {
+				return ErrSampleLimit
+			}
+		}
+	}
 	return nil
+}
+
+// resolve finds the series of a value set's instances: a singular metric
+// has one, whatever instance id its values carry (the IRIX pmlogger of
+// 1995-1996 wrote ids other than PM_IN_NULL, changing from record to
+// record, and a query serves them as one series); an instance is named as
+// the instance domain names it at the record's time, or at any time.
+func (b *tableBuilder) resolve(c *setCache, pmid archive.PMID, d *archive.Desc, gen uint64, insts []int32) {
+	c.pmid, c.indom, c.gen = pmid, d.InDom, gen
+	c.insts = append(c.insts[:0], insts...)
+	c.series = c.series[:0]
+	var res *archive.Resolver
+	var hist *archive.InDomHistory
+	if d.InDom != archive.InDomNull {
+		hist = b.a.Meta.InDoms[d.InDom]
+		res = b.resolvers[d.InDom]
+	}
+	for _, inst := range insts {
+		key := seriesKey{pmid: pmid, inst: inst}
+		if d.InDom == archive.InDomNull {
+			key.inst = archive.InstNull
+		}
+		if res != nil {
+			if key.iname, key.named = res.Name(key.inst); !key.named {
+				key.iname, key.named = hist.NameAnyTime(key.inst)
+			}
+		}
+		s, ok := b.series[key]
+		if !ok {
+			if b.opt.Want == nil || b.opt.Want(key.pmid, key.inst, key.iname, key.named) {
+				s = &seriesBuild{key: key, horizon: b.horizon}
+				b.order = append(b.order, s)
+			}
+			b.series[key] = s // nil: not wanted
+		}
+		c.series = append(c.series, s)
+	}
 }
 
 func (b *tableBuilder) span() (first, last int64) {
@@ -536,7 +673,10 @@ func (t *Table) write(order []*seriesBuild) error {
 	t.Series = make([]TableSeries, 0, len(order))
 	var refs []byte
 	for _, s := range order {
-		s.cut()
+		if err := s.finish(); err != nil {
+			tmp.Close()
+			return err
+		}
 		refs = sparseIndex(refs[:0], s.buf)
 		w.Write(refs)
 		off += int64(len(refs))
@@ -809,6 +949,10 @@ func (t *Table) sparseOf(i int) *atomic.Pointer[[]chunkRef] { return &t.sparse[i
 // read reads bytes [from, to) of series i's region.
 func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
+	if t.inMemory {
+		// Copied, not aliased: readers recycle the buffers they get.
+		return append(buf[:0], s.mem[from:to]...), nil
+	}
 	if r == nil {
 		f, err := t.file()
 		if err != nil {

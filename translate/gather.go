@@ -2,7 +2,7 @@ package translate
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"math"
 	"sort"
 
@@ -22,11 +22,6 @@ type target struct {
 	named   bool
 	series  []*series
 	useless bool // no series wants these values: skip decoding them
-}
-
-type instKey struct {
-	pmid archive.PMID
-	inst int32
 }
 
 // fromArchives gathers the window's series from each archive of a host in
@@ -59,32 +54,36 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 		// is the archive's last record (the window reaches past it).
 		var last int64
 		var any, ended bool
-		var err error
 		if tbl := g.q.s.set.Table(o); tbl != nil {
-			var segs []*segment
-			last, segs = g.fromTable(host, ai, o, tbl, ns, byPMID)
+			segs := g.fromTable(host, ai, o, tbl, ns, byPMID)
+			last = tbl.Last
 			any, ended = last >= t1 && last <= t2, last <= t2
 			if !tbl.Complete(o.Archive) {
 				// The records the prefix table does not cover yet. A
 				// <mark> among them ends the table's series too.
-				tlast, tany, tended, err := g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, tbl.Tail, segs)
+				open := make([]multiarchive.TableSeries, len(segs))
+				for i, sg := range segs {
+					open[i] = sg.tbl.Series[sg.idx]
+				}
+				d, err := g.decode(ctx, o, ns, ai, host, byPMID, pmids, t1, t2, tbl.Tail, open)
 				if err != nil {
 					return err
 				}
-				ended = tended
-				if tany {
-					last, any = tlast, true
+				ended = !d.PastEnd
+				if d.Any {
+					last, any = d.Last, true
 				}
 			}
 		} else {
 			// No table yet: the background builder slows down while
 			// this reads (Set.DirectRead).
 			done := g.q.s.set.DirectRead()
-			last, any, ended, err = g.fromRecords(ctx, host, ai, o, ns, byPMID, pmids, t1, t2, nil, nil)
+			d, err := g.decode(ctx, o, ns, ai, host, byPMID, pmids, t1, t2, nil, nil)
 			done()
 			if err != nil {
 				return err
 			}
+			last, any, ended = d.Last, d.Any, !d.PastEnd
 		}
 		bounds[ai] = noStale
 		if next := o.Entry.Next(); any && ended && next != math.MaxInt64 && next > last {
@@ -93,11 +92,18 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			}
 		}
 	}
+	// The marker goes on the last segment of each archive: a series may
+	// have two (a prefix table's and the records after it).
 	for _, s := range g.touched {
 		for i := range s.segs {
-			if sg := &s.segs[i]; sg.host == g.host {
-				sg.stale = bounds[sg.ai]
+			sg := &s.segs[i]
+			if sg.host != g.host {
+				continue
 			}
+			if i+1 < len(s.segs) && s.segs[i+1].host == g.host && s.segs[i+1].ai == sg.ai {
+				continue
+			}
+			sg.stale = bounds[sg.ai]
 		}
 	}
 	if limit := g.q.s.opts.MaxSamples; limit > 0 && g.samples > limit && !g.presence {
@@ -106,11 +112,48 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 	return nil
 }
 
-// segmentOf returns the segment of series s for archive ai, making it.
-func (g *gathering) segmentOf(s *series, ai int) *segment {
-	if n := len(s.segs); n > 0 && s.segs[n-1].host == g.host && s.segs[n-1].ai == ai {
-		return &s.segs[n-1]
+// decode reads one archive's records in the window, or from a prefix
+// table's tail on, through the pipeline that builds column tables
+// (multiarchive.Decode), and takes the selected series from the table it
+// makes in memory, as from one on disk. Only the series some selected
+// metric's matchers accept are kept.
+func (g *gathering) decode(ctx context.Context, o multiarchive.Opened, ns *pmns.Namespace, ai int, host string, byPMID map[archive.PMID][]*metric,
+	pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []multiarchive.TableSeries) (*multiarchive.Decoded, error) {
+	opt := multiarchive.DecodeOptions{Start: t1, End: t2, PMIDs: pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: ctx,
+		Want: func(pmid archive.PMID, inst int32, iname string, named bool) bool {
+			if ns.Excluded(ai, pmid) {
+				return false
+			}
+			mlist := byPMID[pmid]
+			return len(mlist) > 0 && !g.newTarget(host, o.Archive.Meta, mlist, inst, iname, named).useless
+		}}
+	if limit := g.q.s.opts.MaxSamples; limit > 0 && !g.presence {
+		opt.MaxSamples = max(limit-g.samples, 0) + 1
 	}
+	d, err := multiarchive.Decode(o.Archive, opt)
+	if errors.Is(err, multiarchive.ErrSampleLimit) {
+		return nil, &LimitError{Limit: g.q.s.opts.MaxSamples}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d.Any {
+		o.Entry.NoteTime(d.Last)
+	}
+	for _, b := range d.Bad {
+		g.warns.Add(errors.New(b))
+	}
+	if d.Err != nil {
+		// A corrupt record: what was read is served, the rest reported.
+		g.warns.Add(d.Err)
+		o.Entry.ReportProblem(d.Err)
+	}
+	g.fromTable(host, ai, o, d.Table, ns, byPMID)
+	return d, nil
+}
+
+// segmentOf returns a new segment of series s for archive ai.
+func (g *gathering) segmentOf(s *series, ai int) *segment {
 	if len(s.segs) == 0 || s.segs[len(s.segs)-1].host != g.host {
 		g.touched = append(g.touched, s)
 	}
@@ -118,10 +161,12 @@ func (g *gathering) segmentOf(s *series, ai int) *segment {
 	return &s.segs[len(s.segs)-1]
 }
 
-// fromTable takes the selected series of an archive from its table:
-// labels from the archive's metadata, samples left on disk. It returns the
-// segments it made.
-func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (last int64, segs []*segment) {
+// fromTable takes the selected series of an archive from its table (on
+// disk, or made in memory by decode): labels from the archive's metadata,
+// samples left in the table. It returns the segments it made. Two table
+// series that make one Prometheus series (an instance named "" and one
+// without a name) each get a segment.
+func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (segs []*segment) {
 	for pmid, mlist := range byPMID {
 		if ns.Excluded(ai, pmid) {
 			continue
@@ -146,7 +191,7 @@ func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *m
 			}
 		}
 	}
-	return tbl.Last, segs
+	return segs
 }
 
 // estimate is the samples of a table series inside the window, assuming
@@ -158,127 +203,6 @@ func estimate(ts *multiarchive.TableSeries, mint, maxt int64) int64 {
 	span := float64(ts.MaxT - ts.MinT)
 	in := float64(min(ts.MaxT, maxt) - max(ts.MinT, mint))
 	return int64(math.Ceil(float64(ts.Samples) * in / span))
-}
-
-// fromRecords reads one archive's records in the window, from position
-// from when not nil, and gathers their samples. A <mark> ends every series
-// that had samples since the last one with a staleness marker, so PromQL
-// draws nothing across the gap; the segments in open (from a prefix table)
-// count as having had samples: a marker after none is dropped later (see
-// series.materialize). ended reports that the reader reached the end of the
-// archive, not a record after the window.
-func (g *gathering) fromRecords(ctx context.Context, host string, ai int, o multiarchive.Opened, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric, pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []*segment) (last int64, any, ended bool, err error) {
-	r := o.Archive.NewReader(archive.ReaderOptions{Start: t1, End: t2, PMIDs: pmids, From: from})
-	defer r.Close()
-	targets := map[instKey]*target{}
-	resolvers := map[archive.InDom]*archive.Resolver{}
-	isOpen := make(map[*segment]bool, len(open))
-	for _, sg := range open {
-		isOpen[sg] = true
-	}
-	limit := g.q.s.opts.MaxSamples
-	if g.presence {
-		limit = 0 // one sample a series and archive at most
-	}
-	n := 0
-	var instBuf []int32
-	var valBuf []float64
-	for r.Next() {
-		if n++; n&63 == 0 && ctx.Err() != nil {
-			return 0, false, false, ctx.Err()
-		}
-		rec := r.Record()
-		last, any = rec.Time, true
-		o.Entry.NoteTime(rec.Time)
-		ms := floorMs(rec.Time)
-		if rec.Mark {
-			if g.presence {
-				continue // markers decide nothing about presence
-			}
-			for _, sg := range open {
-				sg.samples = append(sg.samples, sample{ms, staleNaN})
-				delete(isOpen, sg)
-			}
-			open = open[:0]
-			continue
-		}
-		sets := rec.Sets()
-		for k := range sets {
-			vs := &sets[k]
-			if vs.NumVal <= 0 || ns.Excluded(ai, vs.PMID) {
-				continue
-			}
-			mlist := byPMID[vs.PMID]
-			d := mlist[0].desc
-			var res *archive.Resolver
-			var hist *archive.InDomHistory
-			if d.InDom != archive.InDomNull {
-				if hist = o.Archive.Meta.InDoms[d.InDom]; hist != nil {
-					if res = resolvers[d.InDom]; res == nil {
-						res = hist.Resolver()
-						resolvers[d.InDom] = res
-					}
-					res.At(rec.Time)
-				}
-			}
-			// The numbers as the namespace's descriptor says (the same
-			// type as this archive's, or the set is excluded).
-			var insts []int32
-			var vals []float64
-			var bad int
-			if vs.Desc != nil && vs.Desc.Type == d.Type {
-				insts, vals, bad = rec.Floats(vs)
-			} else {
-				insts, vals, bad = rec.AppendFloats(instBuf[:0], valBuf[:0], vs, d.Type)
-				instBuf, valBuf = insts, vals
-			}
-			if bad > 0 {
-				g.warns.Add(fmt.Errorf("%s: record at offset %d of volume %d: %d bad values for %s", o.Entry.Files.Base, rec.Offset, rec.Vol, bad, d.PMID))
-			}
-			for j, f := range vals {
-				inst := insts[j]
-				key := instKey{vs.PMID, inst}
-				tg := targets[key]
-				iname, named := "", false
-				if res != nil {
-					if iname, named = res.Name(inst); !named {
-						iname, named = hist.NameAnyTime(inst)
-					}
-				}
-				if tg == nil || tg.iname != iname || tg.named != named {
-					tg = g.newTarget(host, o.Archive.Meta, mlist, inst, iname, named)
-					targets[key] = tg
-				}
-				if tg.useless {
-					continue
-				}
-				for _, s := range tg.series {
-					if s == nil {
-						continue
-					}
-					sg := g.segmentOf(s, ai)
-					if k := len(sg.samples); k > 0 && (sg.samples[k-1].t == ms || g.presence) {
-						continue // one sample per ms: the first; for presence, one
-					}
-					sg.samples = append(sg.samples, sample{ms, f})
-					if !isOpen[sg] {
-						isOpen[sg] = true
-						open = append(open, sg)
-					}
-					g.samples++
-				}
-				if limit > 0 && g.samples > limit {
-					return 0, false, false, &LimitError{Limit: limit}
-				}
-			}
-		}
-	}
-	if err := r.Err(); err != nil {
-		// A corrupt record: what was read is served, the rest reported.
-		g.warns.Add(err)
-		o.Entry.ReportProblem(err)
-	}
-	return last, any, !r.PastEnd(), nil
 }
 
 func (g *gathering) newTarget(host string, m *archive.Meta, mlist []*metric, inst int32, iname string, named bool) *target {
@@ -366,11 +290,6 @@ func (g *gathering) keepPresent() {
 				}
 				if has && (!ok || t < first) {
 					first, ok = t, true
-				}
-			}
-			for _, x := range sg.samples {
-				if !isStale(x.v) && (!ok || x.t < first) {
-					first, ok = x.t, true
 				}
 			}
 		}

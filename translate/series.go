@@ -34,11 +34,10 @@ type series struct {
 // segment is the part of a series that one archive holds.
 type segment struct {
 	host, ai int // timeline (per Select) and archive position in it
-	// A table series, and/or ...
+	// A table series: of a column table on disk, or of the table
+	// multiarchive.Decode made in memory from the archive's records.
 	tbl *multiarchive.Table
 	idx int
-	// ... samples read from the archive (after the table's, if any).
-	samples []sample
 	// stale is the ms of the staleness marker that follows this archive
 	// (a boundary before the next one), or noStale.
 	stale int64
@@ -69,7 +68,7 @@ func (s *series) materialize() []sample {
 		if sg.tbl != nil {
 			n += sg.tbl.Series[sg.idx].Samples
 		}
-		n += len(sg.samples) + 1
+		n++
 	}
 	out := make([]sample, 0, n)
 	var buf []byte
@@ -82,7 +81,6 @@ func (s *series) materialize() []sample {
 				s.err = err
 			}
 		}
-		out = append(out, sg.samples...)
 		if sg.stale != noStale {
 			out = append(out, sample{sg.stale, staleNaN})
 		}
@@ -351,8 +349,8 @@ type chunkIterator struct {
 }
 
 // ordered tells whether the parts of the series (each segment's table
-// samples in the window, its read samples, its boundary marker) are in
-// time order one after the other, ties allowed (the first wins).
+// samples in the window, its boundary marker) are in time order one after
+// the other, ties allowed (the first wins).
 func (s *series) ordered() bool {
 	prev := int64(math.MinInt64)
 	for i := range s.segs {
@@ -365,12 +363,6 @@ func (s *series) ordered() bool {
 				}
 				prev = min(ts.MaxT, s.maxt)
 			}
-		}
-		for _, x := range sg.samples {
-			if x.t < prev {
-				return false
-			}
-			prev = x.t
 		}
 		if sg.stale != noStale {
 			if sg.stale < prev {
@@ -392,9 +384,6 @@ func (it *chunkIterator) build() {
 				it.err = err
 				return
 			}
-		}
-		for _, x := range sg.samples {
-			it.add(x.t, x.v)
 		}
 		if sg.stale != noStale {
 			it.add(sg.stale, staleNaN)
