@@ -3,7 +3,10 @@ package multiarchive
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
@@ -61,13 +64,107 @@ type Decoded struct {
 // that stop the decoding (ErrSampleLimit, a canceled Ctx) are returned;
 // a corrupt record is not (Decoded.Err).
 func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
-	b := newTableBuilder(a)
-	b.opt = opt
-	if opt.From != nil {
-		from := *opt.From
-		b.pos = &from
+	parts := split(a, opt.PMIDs, runtime.GOMAXPROCS(0))
+	if opt.Want != nil && len(parts) > 1 {
+		// Want is called from every part, rarely: once per new series.
+		var mu sync.Mutex
+		want := opt.Want
+		opt.Want = func(p archive.PMID, inst int32, iname string, named bool) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return want(p, inst, iname, named)
+		}
 	}
-	for _, ts := range opt.Open {
+	var budget atomic.Int64
+	bs := make([]*tableBuilder, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, pmids := range parts {
+		b := newTableBuilder(a)
+		b.opt = opt
+		b.opt.PMIDs = pmids
+		b.budget = &budget
+		if opt.From != nil {
+			from := *opt.From
+			b.pos = &from
+		}
+		b.seedOpen(opt.Open, pmids)
+		bs[i] = b
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.feed()
+		}()
+	}
+	wg.Wait()
+	b := bs[0]
+	d := &Decoded{Any: b.first <= b.last, First: b.first, Last: b.last, PastEnd: b.pastEnd}
+	for i, p := range bs {
+		d.Bad = append(d.Bad, p.bad...)
+		if i > 0 {
+			b.order = append(b.order, p.order...)
+		}
+		if err := errs[i]; err != nil {
+			if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
+				return nil, err
+			}
+			if d.Err == nil {
+				d.Err = err
+			}
+		}
+	}
+	t, ferr := b.memTable()
+	if ferr != nil && d.Err == nil {
+		d.Err = ferr
+	}
+	d.Table = t
+	return d, nil
+}
+
+// minSplit is the fewest PMIDs worth decoding in parts: each part reads
+// the whole window of records (reading is cheap: the values of its PMIDs
+// are what it decodes and encodes).
+const minSplit = 16
+
+// split divides the PMIDs to decode (all of the archive's numeric ones
+// for nil) into up to n parts, taking turns so that each gets some of
+// every kind; it returns one part of nil (all) when there are too few.
+func split(a *archive.Archive, pmids []archive.PMID, n int) [][]archive.PMID {
+	if pmids == nil && a.Meta != nil {
+		for _, d := range a.Meta.Descs {
+			if d.Type.Numeric() {
+				pmids = append(pmids, d.PMID)
+			}
+		}
+		if len(pmids) < minSplit*2 || n < 2 {
+			return [][]archive.PMID{nil}
+		}
+	}
+	if n < 2 || len(pmids) < minSplit*2 {
+		return [][]archive.PMID{pmids}
+	}
+	n = min(n, len(pmids)/minSplit)
+	parts := make([][]archive.PMID, n)
+	for i, p := range pmids {
+		parts[i%n] = append(parts[i%n], p)
+	}
+	return parts
+}
+
+// seedOpen makes the series of Open that belong to the part's PMIDs (nil:
+// all), open, so that a <mark> ends them.
+func (b *tableBuilder) seedOpen(open []TableSeries, pmids []archive.PMID) {
+	var in map[archive.PMID]bool
+	if pmids != nil {
+		in = make(map[archive.PMID]bool, len(pmids))
+		for _, p := range pmids {
+			in[p] = true
+		}
+	}
+	for _, ts := range open {
+		if in != nil && !in[ts.PMID] {
+			continue
+		}
 		key := seriesKey{pmid: ts.PMID, inst: ts.Inst, named: ts.Named, iname: ts.IName}
 		if _, ok := b.series[key]; ok {
 			continue
@@ -77,20 +174,6 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 		b.order = append(b.order, s)
 		b.open = append(b.open, s)
 	}
-	err := b.feed()
-	d := &Decoded{Any: b.first <= b.last, First: b.first, Last: b.last, PastEnd: b.pastEnd, Bad: b.bad}
-	if err != nil {
-		if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
-			return nil, err
-		}
-		d.Err = err
-	}
-	t, ferr := b.memTable()
-	if ferr != nil && d.Err == nil {
-		d.Err = ferr
-	}
-	d.Table = t
-	return d, nil
 }
 
 // memTable is the builder's series as a table in memory, sorted as a

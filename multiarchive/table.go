@@ -284,21 +284,21 @@ func floorMs(ns int64) int64 {
 // directly (Decode), so that the two cannot disagree. It can start from an
 // existing prefix table and go on where that stopped.
 type tableBuilder struct {
-	a         *archive.Archive
-	opt       DecodeOptions
-	series    map[seriesKey]*seriesBuild
-	order     []*seriesBuild
-	open      []*seriesBuild // series with values since the last mark
-	resolvers map[archive.InDom]*archive.Resolver
-	gens      map[archive.InDom]uint64 // changes of each resolver's state
-	sets      []setCache               // by value set position in a record
-	first     int64
-	last      int64
-	pos       *archive.Position // where the next piece starts
-	samples   int64             // kept, for opt.MaxSamples
-	bad       []string          // records with values that could not be read
-	pastEnd   bool              // the reader stopped at a record after opt.End
-	horizon   int64             // see seriesBuild.horizon
+	a       *archive.Archive
+	opt     DecodeOptions
+	series  map[seriesKey]*seriesBuild
+	order   []*seriesBuild
+	open    []*seriesBuild // series with values since the last mark
+	indoms  map[archive.InDom]*indomState
+	sets    []setCache // by value set position in a record
+	first   int64
+	last    int64
+	pos     *archive.Position // where the next piece starts
+	samples int64             // kept, for opt.MaxSamples
+	budget  *atomic.Int64     // kept by all parts of a Decode, or nil
+	bad     []string          // records with values that could not be read
+	pastEnd bool              // the reader stopped at a record after opt.End
+	horizon int64             // see seriesBuild.horizon
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see throttle).
 	yield func()
@@ -312,9 +312,18 @@ type tableBuilder struct {
 type setCache struct {
 	pmid   archive.PMID
 	indom  archive.InDom
+	res    *indomState // nil for a singular metric
 	gen    uint64
 	insts  []int32
 	series []*seriesBuild // per value; nil: not wanted
+}
+
+// indomState is an instance domain's names as the records are read: a
+// resolver, and how often its state has changed (setCache.gen).
+type indomState struct {
+	hist *archive.InDomHistory
+	res  *archive.Resolver
+	gen  uint64
 }
 
 // yieldEvery is how many records the builder decodes between calls of
@@ -322,8 +331,8 @@ type setCache struct {
 const yieldEvery = 64
 
 func newTableBuilder(a *archive.Archive) *tableBuilder {
-	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, resolvers: map[archive.InDom]*archive.Resolver{},
-		gens: map[archive.InDom]uint64{}, first: math.MaxInt64, last: math.MinInt64}
+	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, indoms: map[archive.InDom]*indomState{},
+		first: math.MaxInt64, last: math.MinInt64}
 }
 
 // extendTable returns a builder holding prefix table t's series, ready to
@@ -435,26 +444,26 @@ func (b *tableBuilder) record(rec *archive.Record, ms int64) error {
 		if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
 			continue
 		}
-		var gen uint64
+		c := &b.sets[k]
+		var st *indomState
 		if d.InDom != archive.InDomNull {
-			if hist := a.Meta.InDoms[d.InDom]; hist != nil {
-				res := b.resolvers[d.InDom]
-				if res == nil {
-					res = hist.Resolver()
-					b.resolvers[d.InDom] = res
-				}
-				if res.At(rec.Time) {
-					b.gens[d.InDom]++
-				}
-				gen = b.gens[d.InDom]
+			if st = c.res; st == nil || c.pmid != vs.PMID || c.indom != d.InDom {
+				st = b.indom(d.InDom)
+			}
+			if st.res.At(rec.Time) {
+				st.gen++
 			}
 		}
 		insts, vals, bad := rec.Floats(vs)
 		if bad > 0 {
 			b.bad = append(b.bad, fmt.Sprintf("%s: record at offset %d of volume %d: %d bad values for %s", a.Files.Base, rec.Offset, rec.Vol, bad, vs.PMID))
 		}
-		c := &b.sets[k]
-		if c.pmid != vs.PMID || c.indom != d.InDom || c.gen != gen || !slices.Equal(c.insts, insts) || c.series == nil {
+		var gen uint64
+		if st != nil {
+			gen = st.gen
+		}
+		if c.pmid != vs.PMID || c.indom != d.InDom || c.res != st || c.gen != gen || !slices.Equal(c.insts, insts) || c.series == nil {
+			c.res = st
 			b.resolve(c, vs.PMID, d, gen, insts)
 		}
 		for j, f := range vals {
@@ -473,12 +482,32 @@ func (b *tableBuilder) record(rec *archive.Record, ms int64) error {
 				s.open = true
 				b.open = append(b.open, s)
 			}
-			if b.samples++; b.opt.MaxSamples > 0 && b.samples > b.opt.MaxSamples {
-				return ErrSampleLimit
+			if b.opt.MaxSamples > 0 {
+				if b.samples++; b.samples&1023 == 0 || b.samples+b.budget.Load() > b.opt.MaxSamples {
+					if b.budget.Add(b.samples) > b.opt.MaxSamples {
+						return ErrSampleLimit
+					}
+					b.samples = 0
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// indom returns the state of an instance domain; one the metadata does
+// not describe has no names (a resolver over an empty history).
+func (b *tableBuilder) indom(id archive.InDom) *indomState {
+	st := b.indoms[id]
+	if st == nil {
+		hist := b.a.Meta.InDoms[id]
+		if hist == nil {
+			hist = &archive.InDomHistory{}
+		}
+		st = &indomState{hist: hist, res: hist.Resolver()}
+		b.indoms[id] = st
+	}
+	return st
 }
 
 // resolve finds the series of a value set's instances: a singular metric
@@ -492,9 +521,8 @@ func (b *tableBuilder) resolve(c *setCache, pmid archive.PMID, d *archive.Desc, 
 	c.series = c.series[:0]
 	var res *archive.Resolver
 	var hist *archive.InDomHistory
-	if d.InDom != archive.InDomNull {
-		hist = b.a.Meta.InDoms[d.InDom]
-		res = b.resolvers[d.InDom]
+	if c.res != nil {
+		hist, res = c.res.hist, c.res.res
 	}
 	for _, inst := range insts {
 		key := seriesKey{pmid: pmid, inst: inst}
@@ -881,6 +909,8 @@ func (t *Table) Find(p archive.PMID) (lo, hi int) {
 
 // ReadSeries reads the chunks of series i (see NextChunk) into buf,
 // growing it as needed. r is an open table file; nil uses the table's own.
+// For a table in memory (InMemory), ReadSeries and ReadWindow return the
+// table's own bytes instead: read-only, and not to be reused as a buffer.
 func (t *Table) ReadSeries(r io.ReaderAt, i int, buf []byte) ([]byte, error) {
 	return t.read(r, i, 0, t.Series[i].len, buf)
 }
@@ -950,8 +980,9 @@ func (t *Table) sparseOf(i int) *atomic.Pointer[[]chunkRef] { return &t.sparse[i
 func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error) {
 	s := &t.Series[i]
 	if t.inMemory {
-		// Copied, not aliased: readers recycle the buffers they get.
-		return append(buf[:0], s.mem[from:to]...), nil
+		// The table's own memory, not a copy: read-only, and not a buffer
+		// to reuse (Each and FirstValue give the caller's back).
+		return s.mem[from:to:to], nil
 	}
 	if r == nil {
 		f, err := t.file()
@@ -1023,6 +1054,14 @@ func (t *Table) NextChunk(b []byte) (TableChunk, []byte, error) {
 // staleness markers included, reading only that series' chunks. r may be
 // an open table file; nil opens the file for this call.
 func (t *Table) Each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(t int64, v float64)) ([]byte, error) {
+	b, err := t.each(r, i, mint, maxt, buf, f)
+	if t.inMemory {
+		return buf, err
+	}
+	return b, err
+}
+
+func (t *Table) each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(t int64, v float64)) ([]byte, error) {
 	s := &t.Series[i]
 	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
 		return buf, nil
@@ -1077,6 +1116,14 @@ func eachInChunk(it chunkenc.Iterator, data []byte, mint, maxt int64, f func(t i
 // chunk (which starts with a value: a table series starts with one), and
 // otherwise the chunks around the window, decoding only those it cuts.
 func (t *Table) FirstValue(i int, mint, maxt int64, buf []byte) (int64, bool, []byte, error) {
+	ts, ok, b, err := t.firstValue(i, mint, maxt, buf)
+	if t.inMemory {
+		return ts, ok, buf, err
+	}
+	return ts, ok, b, err
+}
+
+func (t *Table) firstValue(i int, mint, maxt int64, buf []byte) (int64, bool, []byte, error) {
 	s := &t.Series[i]
 	if s.MaxT < mint || s.MinT > maxt || s.len == 0 {
 		return 0, false, buf, nil

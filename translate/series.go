@@ -411,7 +411,14 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 	if err != nil {
 		return err
 	}
-	it.used = append(it.used, region[:cap(region)])
+	if tbl.InMemory() {
+		// The table's own bytes: not a buffer to recycle.
+		if buf != nil {
+			it.free = append(it.free, buf)
+		}
+	} else {
+		it.used = append(it.used, region[:cap(region)])
+	}
 	for len(region) > 0 {
 		var c multiarchive.TableChunk
 		if c, region, err = tbl.NextChunk(region); err != nil {
