@@ -35,7 +35,7 @@ type MetadataSource interface {
 
 // BuildInfo is what /api/v1/status/buildinfo reports. It has no features
 // field on purpose: Grafana classifies a server with features as Mimir and
-// then expects a ruler API (remote-read-protocol.md §13.1).
+// then expects a ruler API (docs/remote-read-protocol.md §13.1).
 type BuildInfo struct {
 	Version   string `json:"version"`
 	Revision  string `json:"revision"`
@@ -139,10 +139,10 @@ type api struct {
 // NewAPIHandler returns the Prometheus-compatible HTTP query API
 // (/api/v1/query, query_range, series, labels, label/<name>/values,
 // metadata, status/buildinfo and what Grafana's Prometheus data source
-// calls besides, §13) over q, the same storage path remote read uses, with
-// an embedded PromQL engine. The handler serves paths under APIPrefix and
-// answers 404 for others. A nil logger discards logs; nil metrics are
-// created unregistered.
+// calls besides, docs/remote-read-protocol.md §13) over q, the same storage
+// path remote read uses, with an embedded PromQL engine. The handler serves
+// paths under APIPrefix and answers 404 for others. A nil logger discards
+// logs; nil metrics are created unregistered.
 func NewAPIHandler(q storage.Queryable, md MetadataSource, opts APIOptions, logger *slog.Logger, m *Metrics) (http.Handler, error) {
 	if q == nil || md == nil {
 		return nil, errors.New("query API: nil queryable or metadata source")
@@ -266,7 +266,8 @@ func (a *api) route(mux *http.ServeMux, path, handler string, methods []string, 
 	})
 }
 
-// respond writes the envelope (§13.2) and returns the status code sent.
+// respond writes the envelope (docs/remote-read-protocol.md §13.2) and returns
+// the status code sent.
 func (a *api) respond(w http.ResponseWriter, r *http.Request, handler string, res apiResult) int {
 	if res.err != nil {
 		return a.respondError(w, r, handler, res.err)

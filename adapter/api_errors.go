@@ -11,7 +11,8 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
 
-// Prometheus' errorType values (web/api/v1/api.go, §13.2).
+// Prometheus' errorType values (web/api/v1/api.go,
+// docs/remote-read-protocol.md §13.2).
 const (
 	errorBadData  = "bad_data"
 	errorExec     = "execution"
@@ -74,7 +75,7 @@ func invalidParam(err error, param string) apiResult {
 }
 
 // engineError is Prometheus' returnAPIError: how an engine or storage
-// error maps to an errorType (§13.2).
+// error maps to an errorType (docs/remote-read-protocol.md §13.2).
 func engineError(err error) *apiError {
 	var canceled promql.ErrQueryCanceled
 	var timeout promql.ErrQueryTimeout

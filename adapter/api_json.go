@@ -16,8 +16,9 @@ import (
 )
 
 // The query API's JSON is written by hand, byte for byte as Prometheus'
-// codec writes it (web/api/v1/json_codec.go, util/jsonutil, §13.2), without
-// reflection: a range query over days of archives is millions of points.
+// codec writes it (web/api/v1/json_codec.go, util/jsonutil,
+// docs/remote-read-protocol.md §13.3), without reflection: a range query over
+// days of archives is millions of points.
 
 // jsonValue is the data of a successful answer.
 type jsonValue interface {
@@ -225,7 +226,8 @@ func appendHistogram(b []byte, h *histogram.FloatHistogram) []byte {
 	return append(b, '}')
 }
 
-// appendValue writes a query result in Prometheus' shapes (§13.3).
+// appendValue writes a query result in Prometheus' shapes
+// (docs/remote-read-protocol.md §13.3).
 func appendValue(b []byte, v parser.Value) []byte {
 	switch v := v.(type) {
 	case promql.Vector:

@@ -90,7 +90,8 @@ func (m metadataMap) appendJSON(b []byte) []byte {
 }
 
 // buildInfo is /api/v1/status/buildinfo. Grafana reads it on "Save &
-// test" and "Detect version"; it has no "features" key (§13.1).
+// test" and "Detect version"; it has no "features" key
+// (docs/remote-read-protocol.md §13.1).
 func (a *api) buildInfo(*http.Request) apiResult {
 	return apiResult{data: jsonMarshal{a.opts.BuildInfo}}
 }

@@ -19,7 +19,7 @@ import (
 var (
 	// minTime and maxTime are Prometheus' defaults for a missing start and
 	// end (v1.MinTime, v1.MaxTime): about ±292 million years, which the
-	// storage clamps (§2.4).
+	// storage clamps (docs/remote-read-protocol.md §2.4).
 	minTime = time.Unix(math.MinInt64/1000+62135596801, 0).UTC()
 	maxTime = time.Unix(math.MaxInt64/1000-62135596801, 999999999).UTC()
 

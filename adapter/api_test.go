@@ -101,8 +101,8 @@ func TestAPIRangeQuery(t *testing.T) {
 }
 
 func TestAPIRangeQueryDropsName(t *testing.T) {
-	// Functions drop __name__ (§13.3); a series seen through a restart has
-	// a gap, not a line across it.
+	// Functions drop __name__ (docs/remote-read-protocol.md §13.3); a series
+	// seen through a restart has a gap, not a line across it.
 	h := demoAPI(t)
 	r := apiPost(t, h, "/api/v1/query_range", url.Values{
 		"query": {`rate(kernel_all_pswitch{hostname="demo-db1"}[5m])`},
@@ -625,7 +625,8 @@ func TestAPIBuildInfo(t *testing.T) {
 	if string(r.body) != want {
 		t.Errorf("got %s", r.body)
 	}
-	// No "features": Grafana would take the server for Mimir (§13.1).
+	// No "features": Grafana would take the server for Mimir
+	// (docs/remote-read-protocol.md §13.1).
 	if bytes.Contains(r.body, []byte("features")) {
 		t.Error("buildinfo has features")
 	}

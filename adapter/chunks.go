@@ -6,14 +6,16 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunks"
 )
 
-// maxSamplesPerChunk is the TSDB convention clients are built around (§7).
+// maxSamplesPerChunk is the TSDB convention clients are built around
+// (docs/remote-read-protocol.md §6).
 const maxSamplesPerChunk = 120
 
 // xorChunker turns the chunks of one series, whatever the storage made of
-// them, into what every client can decode (§5, §7): XOR encoding only, at
-// most maxSamplesPerChunk samples each, strictly increasing timestamps, and
-// MinTimeMs/MaxTimeMs taken from the decoded samples rather than trusted
-// from chunks.Meta, because clients skip chunks by MaxTimeMs when seeking.
+// them, into what every client can decode (docs/remote-read-protocol.md §6):
+// XOR encoding only, at most maxSamplesPerChunk samples each, strictly
+// increasing timestamps, and MinTimeMs/MaxTimeMs taken from the decoded
+// samples rather than trusted from chunks.Meta, because clients skip chunks by
+// MaxTimeMs when seeking.
 //
 // Well-formed XOR chunks pass through byte for byte (copied); anything else
 // (XOR2 with start timestamps, histogram encodings, oversized chunks) is
@@ -152,7 +154,8 @@ func (c *xorChunker) passThrough(chk chunkenc.Chunk, budget *sampleBudget) error
 
 // reencode appends the float samples of chk to fresh XOR chunks. The start
 // timestamp is dropped (Append(0, …)): a non-zero one is what turns chunks
-// into XOR2, which clients before 3.14 cannot decode (§10.5).
+// into XOR2, which clients before 3.14 cannot decode
+// (docs/remote-read-protocol.md §12).
 func (c *xorChunker) reencode(chk chunkenc.Chunk, budget *sampleBudget) error {
 	c.it = chk.Iterator(c.it)
 	for vt := c.it.Next(); vt != chunkenc.ValNone; vt = c.it.Next() {
@@ -189,7 +192,8 @@ func (c *xorChunker) reencode(chk chunkenc.Chunk, budget *sampleBudget) error {
 
 // advance enforces strictly increasing timestamps across the whole series:
 // the XOR appender does not check, and overlapping chunks are neither merged
-// nor rejected by clients (§7), so bad input would silently corrupt results.
+// nor rejected by clients (docs/remote-read-protocol.md §6, rule 4), so bad
+// input would silently corrupt results.
 func (c *xorChunker) advance(t int64) error {
 	if c.haveLast && t <= c.lastT {
 		return internalError(nil, "sample timestamp %d not after %d", t, c.lastT)

@@ -9,7 +9,8 @@ import (
 )
 
 // EncodeReadRequest encodes req as a Prometheus client sends it: protobuf in
-// a snappy block (§1). For tests and end-to-end checks.
+// a snappy block (docs/remote-read-protocol.md §2.1). For tests and end-to-end
+// checks.
 func EncodeReadRequest(req *prompb.ReadRequest) ([]byte, error) {
 	data, err := proto.Marshal(req)
 	if err != nil {
@@ -18,8 +19,8 @@ func EncodeReadRequest(req *prompb.ReadRequest) ([]byte, error) {
 	return snappy.Encode(nil, data), nil
 }
 
-// DecodeReadResponse decodes a SAMPLES response body (§4). For tests and
-// end-to-end checks.
+// DecodeReadResponse decodes a SAMPLES response body
+// (docs/remote-read-protocol.md §4). For tests and end-to-end checks.
 func DecodeReadResponse(body []byte) (*prompb.ReadResponse, error) {
 	data, err := snappy.Decode(nil, body)
 	if err != nil {

@@ -16,7 +16,7 @@ const statusClientClosedRequest = 499
 
 // httpError is a failure decided before the first response byte: the status
 // code, the metric kind and the one-line reason the client shows verbatim
-// (remote-read-protocol.md §8).
+// (docs/remote-read-protocol.md §10).
 type httpError struct {
 	status int
 	kind   string

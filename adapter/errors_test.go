@@ -19,7 +19,7 @@ import (
 
 // TestErrors pins every failure decided before the first byte: status, kind,
 // and a body that is exactly one plain-text line, which proves no response
-// byte (frame or snappy block) preceded it (§8).
+// byte (frame or snappy block) preceded it (docs/remote-read-protocol.md §10).
 func TestErrors(t *testing.T) {
 	m := eq("__name__", "m")
 	okSeries := []fakeSeries{series(labels.FromStrings("__name__", "m", "host", "a"), floats(0, 1000, 300))}

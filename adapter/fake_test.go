@@ -142,7 +142,8 @@ func (f *fakeStorage) record(ctx context.Context, c selectCall) []fakeSeries {
 
 func matchesAll(lset labels.Labels, ms []*labels.Matcher) bool {
 	for _, m := range ms {
-		// Get returns "" for an absent label: PromQL semantics (§2.5).
+		// Get returns "" for an absent label: PromQL semantics
+		// (docs/remote-read-protocol.md §2.5).
 		if !m.Matches(lset.Get(m.Name)) {
 			return false
 		}

@@ -12,7 +12,8 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 )
 
-// castagnoli is the CRC-32C table of the frame checksum (§5). Read-only.
+// castagnoli is the CRC-32C table of the frame checksum
+// (docs/remote-read-protocol.md §5.2). Read-only.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // appendFrame appends one stream frame, uvarint(len) ‖ big-endian
@@ -40,7 +41,8 @@ func appendFrame(dst []byte, msg *prompb.ChunkedReadResponse) ([]byte, error) {
 // went out. A stream that simply stops at a frame boundary looks complete to
 // the client (it treats io.EOF there as the end), so a partial answer would
 // be taken for the whole one. A frame header cut inside its checksum makes
-// the client fail with "unexpected EOF" instead, which fails the query (§8).
+// the client fail with "unexpected EOF" instead, which fails the query
+// (docs/remote-read-protocol.md §10).
 func truncatedFrame() []byte {
 	b := binary.AppendUvarint(nil, 1)
 	return append(b, 0xde, 0xad) // two of the four CRC bytes

@@ -15,13 +15,15 @@ import (
 	"github.com/prometheus/prometheus/storage"
 )
 
-// ReadPath is where remote-read servers conventionally listen (§1). The
-// handler itself does not look at the path, so it can be mounted anywhere.
+// ReadPath is where remote-read servers conventionally listen
+// (docs/remote-read-protocol.md §1). The handler itself does not look at the
+// path, so it can be mounted anywhere.
 const ReadPath = "/api/v1/read"
 
 // Content types of the two response kinds. 3.x clients match the streamed one
-// by exact prefix, including the space after ';' (§5), and refuse a SAMPLES
-// body under any other type (§4).
+// by exact prefix, including the space after ';'
+// (docs/remote-read-protocol.md §5.1), and refuse a SAMPLES body under any
+// other type (docs/remote-read-protocol.md §4).
 const (
 	ContentTypeSamples  = "application/x-protobuf"
 	ContentTypeStreamed = "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
@@ -142,9 +144,9 @@ func (h *readHandler) fail(w http.ResponseWriter, r *http.Request, err error) in
 	default:
 		h.log.Debug("remote read rejected", attrs...)
 	}
-	// Prometheus shows the body verbatim as one line (§8). The length is
-	// set so that the answer is complete even when lingerClose takes the
-	// connection over after it.
+	// Prometheus shows the body verbatim as one line
+	// (docs/remote-read-protocol.md §10). The length is set so that the answer
+	// is complete even when lingerClose takes the connection over after it.
 	// (http.Error would drop it.)
 	msg := strings.ReplaceAll(he.Error(), "\n", "; ") + "\n"
 	hd := w.Header()

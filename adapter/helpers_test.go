@@ -54,7 +54,8 @@ func encode(t *testing.T, req *prompb.ReadRequest) []byte {
 	return body
 }
 
-// post sends body the way Prometheus does (§1) and records the answer.
+// post sends body the way Prometheus does
+// (docs/remote-read-protocol.md §1, §2.1) and records the answer.
 func post(h http.Handler, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, ReadPath, bytes.NewReader(body))
 	r.Header.Set("Content-Encoding", "snappy")
@@ -97,8 +98,9 @@ type decoded struct {
 }
 
 // decodeStreamed decodes a STREAMED_XOR_CHUNKS response like a 3.x client
-// (storage/remote/codec.go chunkedSeriesSet) and checks every rule of §5-§7
-// the client relies on without checking itself.
+// (storage/remote/codec.go chunkedSeriesSet) and checks every rule of
+// docs/remote-read-protocol.md §5–§7 the client relies on without checking
+// itself.
 func decodeStreamed(t *testing.T, rec *httptest.ResponseRecorder) []decoded {
 	t.Helper()
 	if rec.Code != http.StatusOK {

@@ -39,8 +39,9 @@ type Metrics struct {
 	// InFlight is the number of requests being served or waiting for a slot.
 	InFlight *prometheus.GaugeVec
 	// Errors counts failed requests by handler and kind. Remote-read clients
-	// turn a failed read into a warning next to silently empty data (§8), so
-	// this counter is how an operator notices.
+	// turn a failed read into a warning next to silently empty data
+	// (docs/remote-read-protocol.md §10), so this counter is how an operator
+	// notices.
 	Errors *prometheus.CounterVec
 	// SeriesServed and SamplesServed count what was written to clients, by
 	// handler and response type.

@@ -7,21 +7,24 @@ import (
 )
 
 // Defaults for ReadOptions. They follow Prometheus' own read handler where one
-// exists (sample limit 5e7, 10 concurrent reads) and remote-read-protocol.md
-// otherwise.
+// exists (sample limit 5e7, 10 concurrent reads) and
+// docs/remote-read-protocol.md §9 otherwise.
 const (
 	DefaultMaxSamplesPerQuery = 50_000_000
 	DefaultMaxConcurrent      = 10
 	DefaultMaxQueueWait       = 10 * time.Second
 	// DefaultMaxBytesPerFrame leaves headroom below the 3.x client's
-	// chunked_read_limit default of 5e7 bytes (§5): a frame above that limit
-	// fails the client's whole query instead of degrading to a warning.
+	// chunked_read_limit default of 5e7 bytes
+	// (docs/remote-read-protocol.md §5.3): a frame above that limit fails the
+	// client's whole query instead of degrading to a warning.
 	DefaultMaxBytesPerFrame = 32 << 20
 	// DefaultMaxRequestBytes is the limit Prometheus' own decoder applies to
-	// both the body and its snappy-decoded length (§1, CVE-2026-42154).
+	// both the body and its snappy-decoded length
+	// (docs/remote-read-protocol.md §2.1, CVE-2026-42154).
 	DefaultMaxRequestBytes = 32 << 20
 	// DefaultMaxQueriesPerRequest bounds the queries of one request: every
-	// Prometheus sends one (§2.1), and each may read every archive.
+	// Prometheus sends one (docs/remote-read-protocol.md §2.3), and each may
+	// read every archive.
 	DefaultMaxQueriesPerRequest = 100
 )
 
@@ -30,14 +33,14 @@ const (
 type ReadOptions struct {
 	// MaxSamplesPerQuery caps the samples of one response, summed over all
 	// queries of the request (a real client sends exactly one query per
-	// request, §2.1, so in practice this is per query). It applies to both
-	// response types; for streamed responses it counts the samples of the
-	// chunks. 0 disables the limit.
+	// request, docs/remote-read-protocol.md §2.3, so in practice this is per
+	// query). It applies to both response types; for streamed responses it
+	// counts the samples of the chunks. 0 disables the limit.
 	MaxSamplesPerQuery int64
 
 	// MaxConcurrent is the number of requests served at once. It must be > 0:
 	// a zero-capacity gate would block every request forever
-	// (graphite-clickhouse #245, §14).
+	// (graphite-clickhouse #245, docs/remote-read-protocol.md §9).
 	MaxConcurrent int
 
 	// MaxQueueWait is how long a request waits for a free slot before it is
@@ -47,9 +50,9 @@ type ReadOptions struct {
 
 	// MaxBytesPerFrame caps the protobuf message of one streamed frame. A
 	// frame carries exactly one whole series and a series is never split
-	// (§7), so a series whose frame would be larger fails the whole request
-	// with 400 before the first byte. Keep it below the client's
-	// chunked_read_limit (default 5e7 bytes).
+	// (docs/remote-read-protocol.md §5.2), so a series whose frame would be
+	// larger fails the whole request with 400 before the first byte. Keep it
+	// below the client's chunked_read_limit (default 5e7 bytes).
 	MaxBytesPerFrame int
 
 	// MaxRequestBytes caps both the compressed request body (413) and its

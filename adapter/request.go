@@ -15,13 +15,14 @@ import (
 
 // readQuery is one validated prompb.Query, ready for Select.
 type readQuery struct {
-	start, end int64 // inclusive milliseconds, as sent (§2.3)
+	start, end int64 // inclusive milliseconds, as sent (docs/remote-read-protocol.md §2.4)
 	matchers   []*labels.Matcher
 	hints      *storage.SelectHints // nil when the client sent none, as in Prometheus
 }
 
 // readRequestBody reads the snappy block of a remote-read request, refusing
-// more than maxBytes both compressed and decompressed (§1).
+// more than maxBytes both compressed and decompressed
+// (docs/remote-read-protocol.md §2.1).
 func readRequestBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
 	if r.ContentLength > maxBytes {
 		e := limitExceeded(http.StatusRequestEntityTooLarge,
@@ -87,7 +88,7 @@ func parseReadRequest(data []byte, maxQueries int) (prompb.ReadRequest_ResponseT
 
 // negotiateResponseType picks the first accepted type we support: 2.x before
 // 2.55 sends none (meaning SAMPLES), 2.55+ and 3.x send
-// [STREAMED_XOR_CHUNKS, SAMPLES] (§2.2, §3).
+// [STREAMED_XOR_CHUNKS, SAMPLES] (docs/remote-read-protocol.md §3, §11).
 func negotiateResponseType(accepted []prompb.ReadRequest_ResponseType) (prompb.ReadRequest_ResponseType, error) {
 	if len(accepted) == 0 {
 		return prompb.ReadRequest_SAMPLES, nil
@@ -119,8 +120,9 @@ func parseQuery(q *prompb.Query) (readQuery, error) {
 		return readQuery{}, err
 	}
 	rq := readQuery{start: q.StartTimestampMs, end: q.EndTimestampMs, matchers: ms}
-	// Copied 1:1 like Prometheus' remote.ToQuery/read handler (§2.6); the
-	// storage decides what to push down.
+	// Copied 1:1 like Prometheus' remote.ToQuery/read handler
+	// (docs/remote-read-protocol.md §2.6); the storage decides what to push
+	// down.
 	if h := q.Hints; h != nil {
 		rq.hints = &storage.SelectHints{
 			Start:    h.StartMs,
@@ -136,7 +138,8 @@ func parseQuery(q *prompb.Query) (readQuery, error) {
 }
 
 // toMatchers converts wire matchers. labels.NewMatcher gives PromQL semantics:
-// anchored regexes, and an absent label matching "" (§2.5).
+// anchored regexes, and an absent label matching ""
+// (docs/remote-read-protocol.md §2.5).
 func toMatchers(pms []*prompb.LabelMatcher) ([]*labels.Matcher, error) {
 	ms := make([]*labels.Matcher, 0, len(pms))
 	for _, pm := range pms {

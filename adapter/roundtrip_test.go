@@ -13,9 +13,10 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunks"
 )
 
-// responseTypes are the accepted_response_types real clients send (§2.2):
-// none (2.x before 2.55) and streamed-first (2.55+, 3.x), plus explicit
-// SAMPLES, each with the type the handler must answer.
+// responseTypes are the accepted_response_types real clients send
+// (docs/remote-read-protocol.md §11): none (2.x before 2.55) and
+// streamed-first (2.55+, 3.x), plus explicit SAMPLES, each with the type the
+// handler must answer.
 var responseTypes = []struct {
 	name     string
 	accepted []prompb.ReadRequest_ResponseType
@@ -50,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 		loadH2 = series(labels.FromStrings("__name__", "kernel_all_load", "hostname", "h2"),
 			floats(0, 10_000, 50), floats(500_000, 10_000, 50), floats(1_000_000, 10_000, 50))
 		memFree = series(labels.FromStrings("__name__", "mem_util_free", "hostname", "h1"), floats(5, 7, 10))
-		// No data: dropped (§2.6, §12).
+		// No data: dropped (docs/remote-read-protocol.md §7 rule 4, §5.2).
 		empty = series(labels.FromStrings("__name__", "mem_util_empty", "hostname", "h1"))
 		// Floats then histograms: histograms skipped.
 		mixed = series(labels.FromStrings("__name__", "mem_util_mixed"),
@@ -241,8 +242,9 @@ func equalHints(a, b *storage.SelectHints) bool {
 		a.Limit == 0 && a.ShardCount == 0 && a.ShardIndex == 0 && !a.DisableTrimming && a.ProjectionLabels == nil
 }
 
-// Prometheus merges our output with its TSDB (§6), so unsorted storage
-// output must still leave sorted.
+// Prometheus merges our output with its TSDB
+// (docs/remote-read-protocol.md §7), so unsorted storage output must still
+// leave sorted.
 func TestSortsUnsortedSeries(t *testing.T) {
 	fixtures := []fakeSeries{
 		series(labels.FromStrings("__name__", "m", "host", "b"), floats(0, 1, 2)),
@@ -266,7 +268,8 @@ func TestSortsUnsortedSeries(t *testing.T) {
 	}
 }
 
-// Unknown entries are skipped; the first supported one wins (§3).
+// Unknown entries are skipped; the first supported one wins
+// (docs/remote-read-protocol.md §3).
 func TestNegotiation(t *testing.T) {
 	tests := []struct {
 		name     string

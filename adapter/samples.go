@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 )
 
-// serveSamples answers with one snappy-compressed ReadResponse (§4). The
-// whole response is built, limited and encoded before the first byte, so
-// nothing can fail once the status is out.
+// serveSamples answers with one snappy-compressed ReadResponse
+// (docs/remote-read-protocol.md §4). The whole response is built, limited and
+// encoded before the first byte, so nothing can fail once the status is out.
 //
 // The response is written in protobuf wire form as the series are read
 // (samplesWire), byte for byte what prompb's Marshal makes: building
@@ -80,7 +80,8 @@ func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, b
 		func(lset labels.Labels, s storage.Series) (span, bool, error) {
 			it = s.Iterator(it)
 			sp, n, err := enc.series(lset, it, budget)
-			// A series without data tells the client nothing (§2.6).
+			// A series without data tells the client nothing
+			// (docs/remote-read-protocol.md §7, rule 4).
 			return sp, n > 0, err
 		})
 }
@@ -181,8 +182,9 @@ func (e *samplesWire) series(lset labels.Labels, it chunkenc.Iterator, budget *s
 			continue
 		}
 		t, v := it.At()
-		// The client binary-searches samples (§4); out-of-order input is a
-		// storage bug that must not reach it.
+		// The client binary-searches samples
+		// (docs/remote-read-protocol.md §4); out-of-order input is a storage
+		// bug that must not reach it.
 		if n > 0 && t <= last {
 			return fail(internalError(nil, "sample timestamp %d not after %d", t, last))
 		}

@@ -27,9 +27,10 @@ func (b *sampleBudget) take(n int64) error {
 	return nil
 }
 
-// checkLabels verifies rule 1 of §6: names sorted and unique, no empty name
-// or value. Both clients reject duplicate names, and an empty value means
-// "absent" to PromQL, so such a series would not match its own selector.
+// checkLabels verifies rule 1 of docs/remote-read-protocol.md §7: names sorted
+// and unique, no empty name or value. Both clients reject duplicate names, and
+// an empty value means "absent" to PromQL, so such a series would not match
+// its own selector.
 func checkLabels(lset labels.Labels) error {
 	if lset.IsEmpty() {
 		return errors.New("series without labels")
@@ -62,11 +63,12 @@ type labelled[T any] struct {
 
 func compareLabelled[T any](a, b labelled[T]) int { return labels.Compare(a.lset, b.lset) }
 
-// ensureSortedUnique enforces rules 2 and 3 of §6. Select was asked for
-// sorted series, but Prometheus merges our output with its TSDB and that
-// merge silently misbehaves on unsorted input, so this is checked rather than
-// trusted. Unsorted output is repaired (and reported); a duplicate cannot be
-// repaired without knowing how to merge it, so it is an error.
+// ensureSortedUnique enforces rules 2 and 3 of
+// docs/remote-read-protocol.md §7. Select was asked for sorted series, but
+// Prometheus merges our output with its TSDB and that merge silently
+// misbehaves on unsorted input, so this is checked rather than trusted.
+// Unsorted output is repaired (and reported); a duplicate cannot be repaired
+// without knowing how to merge it, so it is an error.
 func ensureSortedUnique[T any](xs []labelled[T]) (resorted bool, err error) {
 	if !slices.IsSortedFunc(xs, compareLabelled[T]) {
 		slices.SortStableFunc(xs, compareLabelled[T])

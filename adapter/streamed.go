@@ -18,20 +18,21 @@ const framesPerFlush = 8
 
 // streamBuffer is how many bytes of frames are held back before the first
 // byte is written. A response that fits is decided whole before its status
-// goes out, so every error is an HTTP status the client reports (§8); the
-// sample limit is checked before that anyway, at Select. A larger one
-// streams, holding one series at a time, so its memory stays flat however
-// long the range; a failure after that (a series too large for one frame,
-// an unreadable table) ends the stream cut short. 256 KiB holds the
-// answer to a short query whole, and keeps a long range's peak memory
-// within a few MiB of a short one's: what is held back counts twice, as
-// the garbage collector lets the heap grow to twice what is live.
+// goes out, so every error is an HTTP status the client reports
+// (docs/remote-read-protocol.md §10); the sample limit is checked before that
+// anyway, at Select. A larger one streams, holding one series at a time, so
+// its memory stays flat however long the range; a failure after that (a series
+// too large for one frame, an unreadable table) ends the stream cut short.
+// 256 KiB holds the answer to a short query whole, and keeps a long range's
+// peak memory within a few MiB of a short one's: what is held back counts
+// twice, as the garbage collector lets the heap grow to twice what is live.
 const streamBuffer = 256 << 10
 
-// serveStreamed answers with STREAMED_XOR_CHUNKS frames (§5): one whole
-// series per frame, series sorted. Select is lazy in this project's storage
-// (labels first, samples when a series is iterated), so the series of all
-// queries are listed and checked first, then framed one by one.
+// serveStreamed answers with STREAMED_XOR_CHUNKS frames
+// (docs/remote-read-protocol.md §5): one whole series per frame, series
+// sorted. Select is lazy in this project's storage (labels first, samples when
+// a series is iterated), so the series of all queries are listed and checked
+// first, then framed one by one.
 func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, queries []readQuery, open *openQueriers) int {
 	ctx := r.Context()
 	results := make([][]labelled[storage.ChunkSeries], len(queries))
@@ -62,8 +63,9 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 			if err := chunker.addAll(it, &st.budget); err != nil {
 				return st.failOrAbort(classify(ctx, annotate(err, "query %d: series %s", qi, s.lset)), errKindInternal)
 			}
-			// An empty frame makes 3.x clients panic (§7); Prometheus skips
-			// such series too (§12).
+			// An empty frame makes 3.x clients panic
+			// (docs/remote-read-protocol.md §11); Prometheus skips such series
+			// too (docs/remote-read-protocol.md §5.2).
 			if len(chunker.out) == 0 {
 				continue
 			}
@@ -269,9 +271,10 @@ func classifySelect(ctx context.Context, idx int, err error) error {
 
 // checkFrameSize applies the frame-size rule: a series is never split across
 // frames, because 3.x clients turn each frame into its own series and then
-// fail with duplicate label sets or sum wrong values (§7). A series that does
-// not fit into MaxBytesPerFrame therefore fails the request, before the
-// first byte, with a reason the user can act on.
+// fail with duplicate label sets or sum wrong values
+// (docs/remote-read-protocol.md §11). A series that does not fit into
+// MaxBytesPerFrame therefore fails the request, before the first byte, with a
+// reason the user can act on.
 func (h *readHandler) checkFrameSize(idx int, lset labels.Labels, cs *prompb.ChunkedSeries) error {
 	size := frameMessage(idx, cs).Size()
 	if size <= h.opts.MaxBytesPerFrame {

@@ -421,9 +421,9 @@ func (r *Reader) Next() bool {
 }
 
 // hintOK checks an index hint before the reader trusts it. The index is only
-// a hint (format notes section 8): entries can be stale, point past the end of
-// a truncated volume, into the middle of a record or into the wrong volume,
-// and skipping on such an entry would silently lose records. In a
+// a hint (docs/pcp-archive-format.md §8.2): entries can be stale, point past
+// the end of a truncated volume, into the middle of a record or into the wrong
+// volume, and skipping on such an entry would silently lose records. In a
 // time-ordered archive a hint skips nothing stamped after the entry exactly
 // when the record just before it is a whole record stamped no later than the
 // entry; at the start of a volume, when the record there is stamped no later

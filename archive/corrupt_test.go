@@ -469,7 +469,7 @@ func TestCorruptions(t *testing.T) {
 			recs    int // records read (of 15)
 			warn    bool
 		}
-		// Label fields (format notes section 3).
+		// Label fields (docs/pcp-archive-format.md §4).
 		hostOff, volOff := int64(24), int64(20)
 		if v == 3 {
 			hostOff, volOff = 36, 24

@@ -14,7 +14,8 @@ type inDomRecord struct {
 
 // InDomHistory is the time-versioned history of one instance domain. The
 // state at time T is the observation with the largest timestamp <= T, with
-// deltas applied on top of the state before them (format notes 5.2).
+// deltas applied on top of the state before them
+// (docs/pcp-archive-format.md §5.5).
 type InDomHistory struct {
 	InDom InDom
 	recs  []inDomRecord

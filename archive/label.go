@@ -55,7 +55,7 @@ func v2Time(b []byte) int64 {
 }
 
 // v3Time decodes the on-disk __pmTimestamp: the 64-bit seconds are stored low
-// word first (format notes section 2), then a 32-bit nanoseconds field.
+// word first (docs/pcp-archive-format.md §3), then a 32-bit nanoseconds field.
 func v3Time(b []byte) int64 {
 	sec := int64(uint64(binary.BigEndian.Uint32(b[4:]))<<32 | uint64(binary.BigEndian.Uint32(b)))
 	nsec := int64(int32(binary.BigEndian.Uint32(b[8:])))

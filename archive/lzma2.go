@@ -2,13 +2,13 @@ package archive
 
 import "fmt"
 
-// lzma2Decoder decodes the LZMA2 data of one .xz block (xz format §5.3.1)
-// into one output buffer that holds the whole block: the buffer is also
-// the dictionary, so matches are copies inside it and nothing is kept
-// twice. xzSource decodes whole blocks anyway (xzMaxBlock bounds them),
-// which is what lets it drop the general streaming decoder's window,
-// interfaces and byte-at-a-time input on the path every cold query over a
-// compressed day takes.
+// lzma2Decoder decodes the LZMA2 data of one .xz block
+// (xz file format spec §5.3.1) into one output buffer that holds the whole
+// block: the buffer is also the dictionary, so matches are copies inside it
+// and nothing is kept twice. xzSource decodes whole blocks anyway (xzMaxBlock
+// bounds them), which is what lets it drop the general streaming decoder's
+// window, interfaces and byte-at-a-time input on the path every cold query
+// over a compressed day takes.
 //
 // LZMA2 is a sequence of chunks, each either stored or LZMA-compressed
 // with a fresh range coder, and each able to reset the dictionary, the

@@ -113,7 +113,7 @@ func (v Value) Uint64(t Type) (uint64, bool) {
 
 // Float64 decodes any numeric value by descriptor type, as PromQL sees it.
 // Types are taken from the descriptor, never from the block header: old
-// archives write vtype 0 for 64-bit values (format notes 6.4).
+// archives write vtype 0 for 64-bit values (docs/pcp-archive-format.md §6.4).
 func (v Value) Float64(t Type) (float64, bool) {
 	switch t {
 	case Type32:
@@ -169,10 +169,11 @@ func (r *Record) decode(hdr int, want map[PMID]struct{}) string {
 //
 // It goes in two passes: one over the value set headers, which finds where
 // the sets end, then one over the values, which checks each value block
-// against that (format notes 6.3: blocks follow all the sets) and decodes
-// it. The passes only say whether the record is good; recordError, a plain
-// one-pass check, says what is wrong with a bad one. A record laid out like
-// one of the last few takes a short way with the same outcome (sameCache).
+// against that (docs/pcp-archive-format.md §6.4: blocks follow all the sets)
+// and decodes it. The passes only say whether the record is good; recordError,
+// a plain one-pass check, says what is wrong with a bad one. A record laid out
+// like one of the last few takes a short way with the same outcome
+// (sameCache).
 func (r *Record) decodeSets(hdr int, l *setLayout) string {
 	if l.same.decode(r, hdr) {
 		return ""
@@ -355,7 +356,8 @@ func recordError(b []byte, hdr int) string {
 		}
 		q += 8 * nv
 	}
-	// Value blocks follow all the value sets (format notes 6.3).
+	// Value blocks follow all the value sets
+	// (docs/pcp-archive-format.md §6.4).
 	if lowBlock < q {
 		return "value block at " + itoa(lowBlock) + " overlaps the value sets ending at " + itoa(q)
 	}

@@ -14,14 +14,15 @@ type Tail struct {
 
 // ScanTail finds the last record of an archive pmlogger may still be
 // writing, for a status report that must not lag behind the index (pmlogger
-// adds index entries only when it writes metadata, starts a volume or
-// stops). The metadata is not loaded: only record framing and times are
-// read. With from (the Pos of an earlier scan) it reads only what was
-// appended since. Without, it finds the last record of a plain newest volume
-// from the end of the file, and reads on from the last index entry only
-// when that fails (a record being written at the end, a compressed volume).
-// A record cut short at the end of the newest volume ends the scan before
-// it, as for any Reader: no error.
+// adds index entries only when it writes an instance domain, starts a volume,
+// has grown the volume by about 100,000 bytes since the last entry, or stops,
+// docs/pcp-archive-format.md §8.1). The metadata is not loaded: only record
+// framing and times are read. With from (the Pos of an earlier scan) it reads
+// only what was appended since. Without, it finds the last record of a plain
+// newest volume from the end of the file, and reads on from the last index
+// entry only when that fails (a record being written at the end, a compressed
+// volume). A record cut short at the end of the newest volume ends the scan
+// before it, as for any Reader: no error.
 func ScanTail(files Files, label Label, from *Position) (Tail, error) {
 	if len(files.Volumes) == 0 {
 		return Tail{}, fmt.Errorf("%s: no data volumes for this archive", files.Base)

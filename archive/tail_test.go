@@ -59,10 +59,10 @@ func TestScanTail(t *testing.T) {
 }
 
 // TestScanTailGrowing follows a volume as pmlogger writes it, behind an
-// index whose last entry is early (pmlogger writes one only with new
-// metadata, a new volume or at its end): cut at each record boundary, and
-// inside records, the end is the last whole record, and reading on from a
-// scan's position finds what was appended.
+// index whose last entry is early (pmlogger writes one only with a new
+// instance domain, a new volume, every 100,000 bytes or so, or at its end):
+// cut at each record boundary, and inside records, the end is the last whole
+// record, and reading on from a scan's position finds what was appended.
 func TestScanTailGrowing(t *testing.T) {
 	src := "../testdata/archives/v3-basic/v3-basic"
 	a, err := archive.Open(src)

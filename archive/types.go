@@ -1,8 +1,8 @@
 // Package archive reads one Performance Co-Pilot archive: its label records,
 // metadata (.meta), temporal index (.index) and data volumes (.0 .. .N), plain
 // or compressed, in pure Go. The layout follows the code of libpcp, not the
-// LOGARCHIVE(5) man page, where the two disagree (see the project's format
-// notes, section 12).
+// LOGARCHIVE(5) man page, where the two disagree (see
+// docs/pcp-archive-format.md §14).
 package archive
 
 import "fmt"

@@ -16,8 +16,8 @@ import (
 )
 
 // ---------------------------------------------------------------------------
-// A test-only archive builder. It writes the bytes libpcp writes (format
-// notes sections 3, 5, 6, 7, 8) so each test can say exactly which bytes
+// A test-only archive builder. It writes the bytes libpcp writes
+// (docs/pcp-archive-format.md §3–§8) so each test can say exactly which bytes
 // matter.
 
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
@@ -264,7 +264,7 @@ func (b *builder) record(t int64, sets ...tset) []byte {
 	return cat(be32(n), b.stamp(t), i32(int32(len(sets))), sb, blocks, be32(n))
 }
 
-// mark is a <mark> record: numpmid 0 (format notes section 7).
+// mark is a <mark> record: numpmid 0 (docs/pcp-archive-format.md §7).
 func (b *builder) mark(t int64) []byte { return b.record(t) }
 
 func (b *builder) index(entries ...IndexEntry) []byte {
@@ -589,9 +589,9 @@ func TestLabel(t *testing.T) {
 	}
 }
 
-// TestV3SecondsLowWordFirst pins format notes section 2: the 64-bit seconds
-// of a v3 timestamp are stored low 32-bit word first. Decoding them as a
-// big-endian int64 gives a time about 2^32 times too large.
+// TestV3SecondsLowWordFirst pins docs/pcp-archive-format.md §3: the 64-bit
+// seconds of a v3 timestamp are stored low 32-bit word first. Decoding them as
+// a big-endian int64 gives a time about 2^32 times too large.
 func TestV3SecondsLowWordFirst(t *testing.T) {
 	// The label stamp of qa/archives/disk-a.meta.
 	b := []byte{0x66, 0x31, 0xa1, 0x10, 0, 0, 0, 0, 0x09, 0x26, 0xc7, 0x2d}
@@ -770,7 +770,7 @@ func TestInDom(t *testing.T) {
 
 // TestInDomDelta walks an indom through full and delta records forwards,
 // backwards and at random, and checks every state against one rebuilt from
-// scratch (the eager method of format notes 5.2).
+// scratch (the eager method of docs/pcp-archive-format.md §5.5).
 func TestInDomDelta(t *testing.T) {
 	id := InDom(3<<22 | 9)
 	recs := [][]byte{
@@ -959,7 +959,7 @@ func TestText(t *testing.T) {
 		textRec(TextHelp|TextPMID, p, "long\nhelp"), // replaces the first
 		textRec(TextOneLine|TextInDom, uint32(indomCPU), "cpus"),
 		textRec(TextHelp|TextInDom, uint32(indomCPU), ""),
-		// Bad types are skipped, not fatal (format notes 5.4).
+		// Bad types are skipped, not fatal (docs/pcp-archive-format.md §5.7).
 		textRec(0, p, "no type"),
 		textRec(TextOneLine, p, "no PMID/INDOM bit"),
 		textRec(TextPMID, p, "no ONELINE/HELP bit"),
@@ -1113,7 +1113,7 @@ func TestDataRecord(t *testing.T) {
 }
 
 // TestValueAlignment puts 8-byte values at offsets of 4 mod 8, in the record
-// and in the file: alignment is 4, never 8 (format notes 6.3).
+// and in the file: alignment is 4, never 8 (docs/pcp-archive-format.md §6.4).
 func TestValueAlignment(t *testing.T) {
 	for _, v := range []int{2, 3} {
 		b := newBuilder(v)

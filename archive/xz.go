@@ -18,14 +18,14 @@ import (
 	"github.com/ulikunitz/xz/lzma"
 )
 
-// Random access into .xz files (format §9). pmlogger_daily compresses old
-// volumes with `xz --block-size=10MiB`, and libpcp (io_xz.c) reads them by
-// decoding only the blocks a read needs, found through the index each xz
-// stream ends with. xzSource does the same, so that a read starting from an
-// .index offset near the end of a volume does not decompress everything
-// before it. Field layouts are from "The .xz File Format" 1.1.0 (§2.1
-// streams, §3 blocks, §4 index); the section numbers below are that
-// document's.
+// Random access into .xz files (docs/pcp-archive-format.md §9). pmlogger_daily
+// compresses old volumes with `xz --block-size=10MiB`, and libpcp (io_xz.c)
+// reads them by decoding only the blocks a read needs, found through the index
+// each xz stream ends with. xzSource does the same, so that a read starting
+// from an .index offset near the end of a volume does not decompress
+// everything before it. Field layouts are from "The .xz File Format" 1.1.0
+// (xz file format spec §2.1 streams, §3 blocks, §4 index); the section numbers
+// below are that document's.
 
 const (
 	// xzMaxBlock bounds the blocks xzSource decodes: a decoded block is
@@ -71,7 +71,8 @@ type xzBlock struct {
 // it does not compute, or a block too big to cache.
 var errXZUnsupported = errors.New("unsupported")
 
-// xzCheckLen is the size of a block's check for each check type (§2.1.1.2).
+// xzCheckLen is the size of a block's check for each check type
+// (xz file format spec §2.1.1.2).
 func xzCheckLen(id byte) int64 {
 	switch {
 	case id == 0:
@@ -88,8 +89,9 @@ func xzCheckLen(id byte) int64 {
 	return 64
 }
 
-// xzUvarint decodes a multibyte integer (§1.2): at most 9 bytes, 7 bits
-// each, least significant first, with no needless trailing zero byte.
+// xzUvarint decodes a multibyte integer (xz file format spec §1.2): at most
+// 9 bytes, 7 bits each, least significant first, with no needless trailing
+// zero byte.
 func xzUvarint(b []byte) (uint64, int, bool) {
 	var v uint64
 	for i := 0; i < len(b) && i < 9; i++ {
@@ -164,7 +166,7 @@ func readXZIndex(r io.ReaderAt, size int64) ([]xzBlock, error) {
 }
 
 // skipXZPadding returns the offset before the stream padding (zero 4-byte
-// words, §2.2) that ends at pos.
+// words, xz file format spec §2.2) that ends at pos.
 func skipXZPadding(r io.ReaderAt, pos int64) (int64, error) {
 	var buf [4096]byte
 	for pos > 0 {
@@ -184,9 +186,9 @@ func skipXZPadding(r io.ReaderAt, pos int64) (int64, error) {
 	return pos, nil
 }
 
-// readXZStream reads the stream that ends at end: its footer (§2.1.2),
-// index (§4) and header (§2.1.1). It returns the stream's blocks, with
-// file offsets and sizes, and where the stream starts.
+// readXZStream reads the stream that ends at end: its footer, index and
+// header (xz file format spec §2.1.2, §4, §2.1.1). It returns the stream's
+// blocks, with file offsets and sizes, and where the stream starts.
 func readXZStream(r io.ReaderAt, end int64) ([]xzBlock, int64, error) {
 	const hdrLen = 12 // stream header and footer alike
 	if end < 2*hdrLen {
@@ -225,7 +227,7 @@ func readXZStream(r io.ReaderAt, end int64) ([]xzBlock, int64, error) {
 		return nil, 0, err
 	}
 	// The blocks come right after the stream header, each padded to a
-	// multiple of 4 bytes (§3.3).
+	// multiple of 4 bytes (xz file format spec §3.3).
 	var blocksLen int64
 	for i := range blocks {
 		padded := (blocks[i].compLen + 3) &^ 3 // compLen holds the unpadded size here
@@ -255,9 +257,9 @@ func readXZStream(r io.ReaderAt, end int64) ([]xzBlock, int64, error) {
 	return blocks, start, nil
 }
 
-// parseXZIndex decodes an index (§4) read from file offset off. The blocks
-// it returns have ulen set and the unpadded size in compLen; check is the
-// stream's check type.
+// parseXZIndex decodes an index (xz file format spec §4) read from file offset
+// off. The blocks it returns have ulen set and the unpadded size in compLen;
+// check is the stream's check type.
 func parseXZIndex(idx []byte, off int64, check byte) ([]xzBlock, error) {
 	if len(idx) < 8 || len(idx)%4 != 0 {
 		return nil, xzErr(off, "index of %d bytes", len(idx))
@@ -305,9 +307,10 @@ func parseXZIndex(idx []byte, off int64, check byte) ([]xzBlock, error) {
 	return blocks, nil
 }
 
-// readXZBlockHeader reads and checks the header of b (§3.1), and sets its
-// header length, compressed length and dictionary size. b.compLen holds the
-// unpadded size from the index on entry.
+// readXZBlockHeader reads and checks the header of b
+// (xz file format spec §3.1), and sets its header length, compressed length
+// and dictionary size. b.compLen holds the unpadded size from the index on
+// entry.
 func readXZBlockHeader(r io.ReaderAt, b *xzBlock) error {
 	var one [1]byte
 	if _, err := r.ReadAt(one[:], b.off); err != nil {
@@ -701,7 +704,8 @@ func (d *xzDecoded) fill(upto, grow int64) {
 }
 
 // finish checks the end of a fully decoded block: the LZMA2 data ends
-// where the index says, then padding and the check (§3.3, §3.4).
+// where the index says, then padding and the check
+// (xz file format spec §3.3, §3.4).
 func (d *xzDecoded) finish() error {
 	if err := d.lz.finish(len(d.buf)); err != nil {
 		return err

@@ -18,15 +18,16 @@ type tailScan struct {
 }
 
 // refreshEnd raises the known end (Entry.End) of a host's newest archive
-// to its last record. Discovery knows the index's last entry, and pmlogger adds one
-// only with new metadata, a new volume or when it stops, so without this
-// /status would show the end of a live archive hours behind until a query
-// read it. Only the last volume's size is checked (a few stats) while it
-// does not grow; once it grows, only what was appended is read, and the
-// first time the last record is found from the end of the file: /status
-// over 1,000 hosts logging every few seconds reads a few KiB per host.
-// The metadata cache is not used (it would load the .meta of every host
-// and evict the archives queries are using).
+// to its last record. Discovery knows the index's last entry, and pmlogger
+// adds one only with a new instance domain, a new volume, each time the volume
+// has grown by about 100,000 bytes, or when it stops
+// (docs/pcp-archive-format.md §8.1), so without this /status would show the
+// end of a live archive hours behind until a query read it. Only the last
+// volume's size is checked (a few stats) while it does not grow; once it
+// grows, only what was appended is read, and the first time the last record is
+// found from the end of the file: /status over 1,000 hosts logging every few
+// seconds reads a few KiB per host. The metadata cache is not used (it would
+// load the .meta of every host and evict the archives queries are using).
 func (e *Entry) refreshEnd() {
 	files, err := currentFiles(e.Files)
 	if err != nil || len(files.Volumes) == 0 {

@@ -16,9 +16,9 @@ type ReadOptions struct {
 // Reader reads the records of several archives of one host as one stream,
 // in archive start order. Between two archives it returns a <mark> record
 // stamped 1 ms after the last record of the first, as libpcp does when a
-// multi-archive context crosses a boundary (format notes 11.3), so that
-// nothing is interpolated or rated across a pmlogger restart. No mark is
-// made where archives overlap in time: there is no gap.
+// multi-archive context crosses a boundary (docs/pcp-archive-format.md §12.2),
+// so that nothing is interpolated or rated across a pmlogger restart. No mark
+// is made where archives overlap in time: there is no gap.
 //
 // An archive that fails part way (a corrupt record) is reported in
 // Warnings and reading goes on with the next archive.

@@ -172,7 +172,7 @@ func TestPrometheusRemoteRead(t *testing.T) {
 		name     string
 		bin      func(testing.TB) string
 		leftOpen bool
-		respType string // what this client asks for (protocol notes 2.2)
+		respType string // what this client asks for (docs/remote-read-protocol.md §11)
 	}{
 		{"prometheus2", pcptest.Prometheus2, false, "samples"},
 		{"prometheus3", pcptest.Prometheus3, true, "streamed_xor_chunks"},

@@ -222,7 +222,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		data := http.NewServeMux()
 		data.Handle("/api/v1/read", rh)
 		// Everything else under /api/v1/ is the Prometheus query API that
-		// Grafana's Prometheus data source talks to (§13).
+		// Grafana's Prometheus data source talks to
+		// (docs/remote-read-protocol.md §13).
 		data.Handle(adapter.APIPrefix, api)
 		data.Handle("/status", adapter.NewStatusHandler(set))
 		data.Handle("/{$}", adapter.NewStatusHandler(set))
