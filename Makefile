@@ -45,17 +45,18 @@ bin/prometheus-$(PROM_VERSION):
 		cd / && rm -rf $$d
 
 # deps installs what the end-to-end tests use (PCP's libpcp tools and
-# python3-pcp, Prometheus 2.42) when they are missing and we are root.
+# python3-pcp, Prometheus 2.42, headless Chromium for the status page's
+# screenshots) when they are missing and we are root.
 # SYSTEMD_OFFLINE keeps pcp's postinst from calling systemctl on machines
 # without systemd.
 deps:
-	@if command -v pminfo >/dev/null && /usr/bin/python3 -c 'import pcp.pmapi' 2>/dev/null && command -v prometheus >/dev/null; then \
-		echo "deps: pcp, python3-pcp and prometheus present"; \
+	@if command -v pminfo >/dev/null && /usr/bin/python3 -c 'import pcp.pmapi' 2>/dev/null && command -v prometheus >/dev/null && command -v chromium >/dev/null; then \
+		echo "deps: pcp, python3-pcp, prometheus and chromium present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && \
-		SYSTEMD_OFFLINE=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcp python3-pcp prometheus xz-utils zstd bzip2 >/dev/null; \
+		SYSTEMD_OFFLINE=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pcp python3-pcp prometheus chromium xz-utils zstd bzip2 >/dev/null; \
 	else \
-		echo "deps: install pcp python3-pcp prometheus (apt-get) to run the end-to-end tests"; \
+		echo "deps: install pcp python3-pcp prometheus chromium (apt-get) to run the end-to-end tests"; \
 	fi
 
 test: deps vet prometheus3 deploy-check

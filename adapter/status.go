@@ -2,9 +2,7 @@ package adapter
 
 import (
 	"encoding/json"
-	"html/template"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,7 +15,8 @@ type StatusSource interface {
 }
 
 // NewStatusHandler serves the archive sets' status: JSON at any path when
-// the client asks for JSON (or ?format=json), otherwise a small HTML page.
+// the client asks for JSON (or ?format=json), otherwise an HTML page with
+// each host's timeline (status_page.go).
 func NewStatusHandler(src StatusSource) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := src.Status()
@@ -30,34 +29,10 @@ func NewStatusHandler(src StatusSource) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = statusPage.Execute(w, st)
+		// A failed write means the client went away; nothing to do.
+		_ = renderStatusPage(w, &st, r.URL.Query())
 	})
 }
-
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ts": func(t time.Time) string { return t.Format("2006-01-02 15:04:05Z") },
-}).Parse(`<!doctype html>
-<html><head><title>pcp-remote-read</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}.bad{color:#b00}</style>
-</head><body>
-<h1>pcp-remote-read</h1>
-<p><a href="/metrics">/metrics</a> · <a href="/status?format=json">status as JSON</a> · remote read at <code>/api/v1/read</code></p>
-<p>Last scan {{ts .Scanned}}. Cache: {{.Cache.Archives}} archives, {{.Cache.Bytes}} bytes, {{.Cache.Hits}} hits, {{.Cache.Misses}} misses.</p>
-{{with .Tables}}{{if .Problem}}<p class="bad">Column tables disabled: cache directory {{.Dir}} is unusable ({{.Problem}}); every query reads the archives directly.</p>
-{{else if .Dir}}<p>Column tables in {{.Dir}}: {{.Loaded}} loaded, {{.Built}} built, {{.Failed}} failed, {{.Prefixes}} prefix tables ({{.Extended}} built or extended).</p>
-{{else}}<p>Column tables off (no cache directory).</p>
-{{end}}{{end}}{{range .Hosts}}
-<h2>{{.Host}}</h2>
-<p>{{ts .Start}} to {{ts .End}}</p>
-<table><tr><th>archive</th><th>v</th><th>volumes</th><th>start</th><th>end (known)</th><th>problem</th></tr>
-{{range .Archives}}<tr><td>{{.Path}}</td><td>{{.Version}}</td><td>{{.Volumes}}</td><td>{{ts .Start}}</td><td>{{ts .End}}</td><td class="bad">{{.Problem}}</td></tr>
-{{end}}</table>
-{{range .Overlaps}}<p class="bad">overlap: {{.First}} and {{.Second}}</p>{{end}}
-{{else}}<p>No archives found yet.</p>{{end}}
-{{if .Skipped}}<h2>Skipped</h2><table><tr><th>path</th><th>reason</th></tr>
-{{range .Skipped}}<tr><td>{{.Path}}</td><td class="bad">{{.Reason}}</td></tr>{{end}}</table>{{end}}
-</body></html>
-`))
 
 // SetCollector exports the archive sets' figures on /metrics.
 type SetCollector struct {

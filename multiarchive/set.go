@@ -68,6 +68,9 @@ type Set struct {
 	problemSigs map[string]string
 	grew        atomic.Uint64       // archive ends raised past the next one's start (Entry.next)
 	stamps      map[string]dirStamp // host -> directory of its newest archive, before the last scan
+
+	// tableList is the table directory's listing for Status (statusinfo.go).
+	tableList tableListing
 }
 
 // Open discovers the archives under the configured paths. Archives that
@@ -352,6 +355,18 @@ type ArchiveStatus struct {
 	End     time.Time `json:"end"`
 	Volumes int       `json:"volumes"`
 	Problem string    `json:"problem,omitempty"`
+	// Table is the archive's column table: TableComplete, TablePrefix or
+	// "" (none yet: a query reading the archive has its table built).
+	// TableEnd is the last record a prefix table covers, when the table
+	// is in memory; TableQueued says a build or extension waits for the
+	// builder; TableProblem is why no table can be built (the archive is
+	// read directly). See statusinfo.go.
+	Table        string     `json:"table,omitempty"`
+	TableEnd     *time.Time `json:"table_end,omitempty"`
+	TableQueued  bool       `json:"table_queued,omitempty"`
+	TableProblem string     `json:"table_problem,omitempty"`
+
+	hash uint64 // of Path, as table names begin (statusinfo.go); 0 if not known
 }
 
 // Status returns a snapshot for the status page and /metrics. The end of
@@ -373,14 +388,19 @@ func (s *Set) Status() Status {
 		problems[k] = v
 	}
 	s.mu.RUnlock()
+	var ph *pathHasher
+	if s.tables != nil {
+		ph = newPathHasher()
+	}
 	for _, tl := range hosts {
 		a, b := tl.Span()
-		hs := HostStatus{Host: tl.Host, Start: time.Unix(0, a).UTC(), End: time.Unix(0, b).UTC(), Overlaps: tl.overlaps, OverlapCount: tl.nOverlaps}
+		hs := HostStatus{Host: tl.Host, Start: time.Unix(0, a).UTC(), End: time.Unix(0, b).UTC(), Overlaps: tl.overlaps, OverlapCount: tl.nOverlaps,
+			Archives: make([]ArchiveStatus, 0, len(tl.entries))}
 		for _, e := range tl.entries {
 			hs.Archives = append(hs.Archives, ArchiveStatus{
 				Path: e.Files.Base, Version: e.Label.Version, Volumes: len(e.Files.Volumes),
 				Start: time.Unix(0, e.Start).UTC(), End: time.Unix(0, e.End()).UTC(),
-				Problem: problems[e.Files.Base],
+				Problem: problems[e.Files.Base], hash: e.tableHash(ph),
 			})
 		}
 		if hs.Overlaps == nil {
@@ -391,6 +411,7 @@ func (s *Set) Status() Status {
 	if st.Skipped == nil {
 		st.Skipped = []Skipped{}
 	}
+	s.tableInfo(&st)
 	return st
 }
 

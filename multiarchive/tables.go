@@ -578,6 +578,11 @@ type TableStats struct {
 	// Prefix tables of newest archives: loaded, and built or extended.
 	Prefixes int    `json:"prefixes"`
 	Extended uint64 `json:"prefixes_built"`
+	// Pending is the builds and extensions waiting for the builder or
+	// under way; Throttled says it works one part in four meanwhile, as
+	// queries read archives that have no table (see Set.DirectRead).
+	Pending   int  `json:"pending"`
+	Throttled bool `json:"throttled"`
 }
 
 func (s *Set) tableStats() TableStats {

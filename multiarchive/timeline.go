@@ -32,6 +32,9 @@ type Entry struct {
 	// tail is what Status last read of the archive's end while it was the
 	// newest of its host (liveend.go).
 	tail tailScan
+	// pathHash is the hash of Files.Base that its table names begin with,
+	// once Status has needed it; 0 before (statusinfo.go).
+	pathHash atomic.Uint64
 }
 
 // End returns the best known end of the archive (ns).
