@@ -30,8 +30,8 @@ type target struct {
 //
 // An archive followed by another of its host, after a gap, ends every
 // series that had values since its last <mark> with a staleness marker 1 ms
-// after its last record: libpcp's synthetic boundary <mark> (docs/
-// pcp-archive-format.md, reading across archives). Where that marker falls
+// after its last record: libpcp's synthetic boundary <mark>
+// (docs/pcp-archive-format.md §12.2). Where that marker falls
 // depends only on the archives, never on the window: it is placed whenever
 // the window holds the archive's last record and the marker's time,
 // whether or not the window reaches the next archive. The newest archive of

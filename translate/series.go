@@ -271,7 +271,7 @@ func (x *sample) FH() *histogram.FloatHistogram { return nil }
 func (x *sample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
 func (x *sample) Copy() chunks.Sample           { c := *x; return &c }
 
-// maxChunkSamples is the TSDB convention clients expect (protocol notes 5).
+// maxChunkSamples is the TSDB convention clients expect (docs/remote-read-protocol.md §6).
 const maxChunkSamples = 120
 
 // ChunkSeries form: XOR chunks of at most 120 samples.
