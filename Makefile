@@ -96,9 +96,12 @@ testdata:
 	bash testdata/gen/make-testdata.sh
 
 # corpus-check compares our reading of every archive in the shared PCP QA
-# corpus with libpcp's dump of it. A developer check; CI has no corpus.
+# corpus with libpcp's dump of it: the records (archive, multiarchive) and
+# the series a query gets (translate: samples and chunks, read directly,
+# through column tables and through a prefix table plus the records after
+# it). A developer check; CI has no corpus.
 corpus-check:
-	@$(GO) test -count=1 -run 'TestOracle' ./archive/ ./multiarchive/ -corpus $(abspath $(CORPUS)) -v 2>&1 | \
+	@$(GO) test -count=1 -timeout 30m -run 'TestOracle|TestSelectMatchesLibpcp' ./archive/ ./multiarchive/ ./translate/ -corpus $(abspath $(CORPUS)) -v 2>&1 | \
 		awk '/identical to libpcp/ { split($$(NF-3), f, "/"); same += f[1]; total += f[2] } /^(---|    ---) FAIL|_test.go/ { print } \
 		END { printf "%d/%d archives identical\n", same, total; exit (same != total || total == 0) }' 
 
