@@ -28,8 +28,6 @@ type apiError struct {
 	err error
 }
 
-func (e *apiError) Error() string { return e.typ + ": " + e.err.Error() }
-
 // status is Prometheus' getDefaultErrorCode.
 func (e *apiError) status() int {
 	switch e.typ {

@@ -1,7 +1,6 @@
 package adapter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -158,14 +157,4 @@ type matrixResult struct {
 		Metric map[string]string `json:"metric"`
 		Values [][2]any          `json:"values"`
 	} `json:"result"`
-}
-
-// compactJSON strips the whitespace of a readable expected answer.
-func compactJSON(t testing.TB, s string) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := json.Compact(&b, []byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

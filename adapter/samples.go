@@ -123,7 +123,7 @@ const (
 	tagLen1  = 1<<3 | 2 // field 1, length-delimited
 	tagLen2  = 2<<3 | 2 // field 2, length-delimited
 	tagFixed = 1<<3 | 1 // field 1, 64-bit
-	tagVar2  = 2<<3 | 0 // field 2, varint
+	tagVar2  = 2 << 3   // field 2, varint (wire type 0)
 )
 
 // block returns the index of a block with room for need more bytes,

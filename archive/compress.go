@@ -21,9 +21,7 @@ import (
 var compressSuffixes = []string{".xz", ".lzma", ".bz2", ".bz", ".gz", ".Z", ".z", ".zst"}
 
 // SplitCompress splits a compression suffix libpcp recognises off a file name.
-func SplitCompress(name string) (base, suffix string) { return splitCompress(name) }
-
-func splitCompress(name string) (base, suffix string) {
+func SplitCompress(name string) (base, suffix string) {
 	for _, s := range compressSuffixes {
 		if strings.HasSuffix(name, s) && len(name) > len(s) {
 			return name[:len(name)-len(s)], s
@@ -46,7 +44,7 @@ type source interface {
 
 // openSource opens path, decompressing by its suffix.
 func openSource(path string) (source, error) {
-	_, suffix := splitCompress(path)
+	_, suffix := SplitCompress(path)
 	if suffix == "" {
 		f, err := openFile(path)
 		if err != nil {

@@ -125,15 +125,6 @@ func (d *damaged) reset(t testing.TB) {
 
 func (d *damaged) open() (*Archive, error) { return OpenFiles(d.files) }
 
-func (d *damaged) volIndex(num int) int {
-	for i, vf := range d.files.Volumes {
-		if vf.Num == num {
-			return i
-		}
-	}
-	panic("no volume")
-}
-
 // recordEnd is the end of the record of volume vol starting at off.
 func (d *damaged) recordEnd(vol int, off int64) int64 {
 	bs := d.bounds[vol]

@@ -27,7 +27,7 @@ type VolumeFile struct {
 // like libpcp's __pmLogBaseName: "foo.meta.xz", "foo.0", "foo.index" -> "foo".
 // A name that is already a base name is returned unchanged.
 func BaseName(name string) string {
-	b, _ := splitCompress(name)
+	b, _ := SplitCompress(name)
 	dir, file := filepath.Split(b)
 	if i := strings.LastIndexByte(file, '.'); i > 0 {
 		ext := file[i+1:]
@@ -97,7 +97,7 @@ func filesFromNames(base, dir, prefix string, names []string) (Files, error) {
 	vols := map[int]string{}
 	metaRank, indexRank := 99, 99
 	for _, n := range names {
-		rest, suffix := splitCompress(n[len(prefix)+1:])
+		rest, suffix := SplitCompress(n[len(prefix)+1:])
 		rank := 0
 		if suffix != "" {
 			rank = 1
@@ -138,7 +138,7 @@ func filesFromNames(base, dir, prefix string, names []string) (Files, error) {
 func hasMeta(base string) bool {
 	m, _ := filepath.Glob(globEscape(base) + ".meta*")
 	for _, p := range m {
-		if b, _ := splitCompress(p); b == base+".meta" {
+		if b, _ := SplitCompress(p); b == base+".meta" {
 			return true
 		}
 	}
@@ -158,6 +158,6 @@ func globEscape(s string) string {
 }
 
 func isCompressed(p string) bool {
-	_, s := splitCompress(p)
+	_, s := SplitCompress(p)
 	return s != ""
 }

@@ -234,7 +234,7 @@ func (m *Meta) decodeDesc(p []byte, at int64) error {
 	}
 	if old, ok := m.descs[d.PMID]; ok {
 		// libpcp's __pmLogAddDesc: a second DESC must agree; names add up.
-		if err := descChange(old, d); err != "" {
+		if err := DescChange(old, d); err != "" {
 			return formatErr(m.file, at, "DESC", "metric %s: %s", d.PMID, err)
 		}
 		for _, n := range d.Names {
@@ -253,10 +253,11 @@ func (m *Meta) decodeDesc(p []byte, at int64) error {
 	return nil
 }
 
-// descChange says how two descriptors of one PMID differ, "" if they agree.
-// Only dimension, scale and (since PCP 7.2) extra-unit bits matter: all of
-// the pmUnits word.
-func descChange(a, b *Desc) string {
+// DescChange says how two descriptors of one PMID differ, "" if they
+// agree: within an archive (a second DESC must agree) and across the
+// archives of a namespace. Only dimension, scale and (since PCP 7.2)
+// extra-unit bits matter: all of the pmUnits word.
+func DescChange(a, b *Desc) string {
 	switch {
 	case a.Type != b.Type:
 		return fmt.Sprintf("type changed from %s to %s", a.Type, b.Type)
@@ -269,9 +270,6 @@ func descChange(a, b *Desc) string {
 	}
 	return ""
 }
-
-// DescChange is exported for merging namespaces across archives.
-func DescChange(a, b *Desc) string { return descChange(a, b) }
 
 func contains(ss []string, s string) bool {
 	for _, x := range ss {

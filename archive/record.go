@@ -149,17 +149,10 @@ func (v Value) word32() (uint32, bool) {
 }
 
 func (v Value) word64() (uint64, bool) {
-	if v.block == nil || len(v.block) < 8 {
+	if len(v.block) < 8 {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(v.block), true
-}
-
-// decode validates a data record in r.buf and indexes its value sets,
-// keeping those whose PMID is in want (all when want is nil). Readers go
-// through decodeSets with their layout cache; tests call this form.
-func (r *Record) decode(hdr int, want map[PMID]struct{}) string {
-	return r.decodeSets(hdr, &setLayout{want: want})
 }
 
 // decodeSets validates a data record in r.buf, indexes the value sets that

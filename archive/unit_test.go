@@ -497,17 +497,6 @@ func decodeOne(t *testing.T, b *builder, buf []byte) *Record {
 	return r
 }
 
-// qaArchive returns the path of a PCP QA archive copied into ../testdata,
-// skipping the test when it is not there.
-func qaArchive(t testing.TB, name string) string {
-	t.Helper()
-	dir := filepath.Join("..", "testdata", "pcp-qa", name)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s not present", dir)
-	}
-	return filepath.Join(dir, name)
-}
-
 // ---------------------------------------------------------------------------
 // Labels and timestamps.
 

@@ -405,7 +405,7 @@ func TestXZArchive(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := filepath.Join(dir, filepath.Base(p))
-				if _, suffix := splitCompress(p); suffix == "" && volumeNumber(p) >= 0 {
+				if _, suffix := SplitCompress(p); suffix == "" && volumeNumber(p) >= 0 {
 					b, out = makeXZ(t, b, 1024, "crc64"), out+".xz"
 				}
 				writeFile(t, out, b)

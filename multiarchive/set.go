@@ -6,6 +6,8 @@
 package multiarchive
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -74,9 +76,14 @@ type Set struct {
 }
 
 // Open discovers the archives under the configured paths. Archives that
-// cannot be read are skipped and reported in Status; Open fails only when
-// no archive at all could be found.
+// cannot be read are skipped and reported in Status. A Set may hold no
+// archive yet (Hosts is empty): a directory pmlogger has not written to,
+// or only damaged archives; rescans add them as they appear. Open fails,
+// with no Set, only when no path is given.
 func Open(opts Options) (*Set, error) {
+	if len(opts.Paths) == 0 {
+		return nil, errors.New("no archive paths given")
+	}
 	if opts.CacheArchives <= 0 {
 		opts.CacheArchives = 16
 	}
@@ -109,9 +116,6 @@ func Open(opts Options) (*Set, error) {
 		}
 	}
 	s.Rescan()
-	if len(s.hosts) == 0 {
-		return s, fmt.Errorf("no readable PCP archive found in %v", opts.Paths)
-	}
 	return s, nil
 }
 
@@ -310,7 +314,7 @@ func (s *Set) recheck(host string) *Timeline {
 
 // Watch rescans every interval until ctx is done: new archives appear
 // without a query having to reach past the end of a timeline.
-func (s *Set) Watch(ctx interface{ Done() <-chan struct{} }, interval time.Duration) {
+func (s *Set) Watch(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
 	}

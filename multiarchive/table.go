@@ -553,13 +553,9 @@ func (b *tableBuilder) span() (first, last int64) {
 	return b.first, b.last
 }
 
-// BuildTable decodes a whole archive into a table file at path (written to
-// a temporary name and renamed, so readers never see half a table).
-func BuildTable(a *archive.Archive, path string) (*Table, error) {
-	return buildTable(a, path, nil)
-}
-
-// buildTable is BuildTable with yield (see tableBuilder).
+// buildTable decodes a whole archive into a table file at path (written to
+// a temporary name and renamed, so readers never see half a table),
+// calling yield between batches of records (see tableBuilder).
 func buildTable(a *archive.Archive, path string, yield func()) (*Table, error) {
 	b := newTableBuilder(a)
 	b.yield = yield

@@ -211,16 +211,6 @@ func (tl *Timeline) Span() (start, end int64) {
 	return start, end
 }
 
-// upper is a bound no record of entry i lies after: the next archive's
-// start, unless the archive is known to run past it (an overlap); the last
-// archive may still be growing.
-func (tl *Timeline) upper(i int) int64 {
-	if i+1 >= len(tl.entries) {
-		return math.MaxInt64
-	}
-	return max(tl.entries[i].End(), tl.entries[i+1].Start)
-}
-
 // Select returns the archives whose time ranges meet [t1, t2] (ns), in
 // start order, found by binary search: those i with upper(i) >= t1 that
 // start by t2, without looking at the others (a timeline may have many

@@ -32,7 +32,7 @@ func TestXOREncMatchesChunkenc(t *testing.T) {
 			case 2:
 				return math.Inf(1)
 			case 3:
-				return -0.0
+				return math.Copysign(0, -1)
 			}
 			return 1.5
 		},

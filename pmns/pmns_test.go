@@ -2,6 +2,8 @@ package pmns_test
 
 import (
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,11 +39,22 @@ func meta(t *testing.T, descs ...archive.Desc) *archive.Meta {
 		be.PutUint32(r, uint32(len(r)))
 		b = append(b, r...)
 	}
-	m, _, err := archive.ParseMeta("test.meta", b)
+	// An archive on disk: that .meta, and a data volume holding only its
+	// label (volume 0).
+	base := filepath.Join(t.TempDir(), "test")
+	vol := append([]byte(nil), b[:132]...)
+	be.PutUint32(vol[20:], 0)
+	if err := os.WriteFile(base+".meta", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(base+".0", vol, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.Open(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return a.Meta
 }
 
 func desc(pmid archive.PMID, typ archive.Type, units archive.Units, names ...string) archive.Desc {

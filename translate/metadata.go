@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -117,9 +118,9 @@ func (s *Storage) presentNames(ctx context.Context, host string, opened []multia
 	for _, o := range opened[1:] {
 		start = min(start, o.Entry.Start)
 	}
-	name := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+")
+	name := labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+")
 	if metric != "" {
-		name = labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric)
+		name = labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, metric)
 	}
 	q := &querier{s: s, mint: floorMs(start), maxt: msBound}
 	ss, err := q.gather(ctx, &storage.SelectHints{Start: floorMs(start), End: msBound, Func: "series"},
@@ -129,7 +130,7 @@ func (s *Storage) presentNames(ctx context.Context, host string, opened []multia
 	}
 	out := map[string]bool{}
 	for _, sr := range ss.series {
-		out[sr.lset.Get(labels.MetricName)] = true
+		out[sr.lset.Get(model.MetricNameLabel)] = true
 	}
 	return out, ss.warns, nil
 }

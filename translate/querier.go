@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
@@ -209,7 +210,7 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 func splitMatchers(ms []*labels.Matcher) (name, host []*labels.Matcher) {
 	for _, m := range ms {
 		switch m.Name {
-		case labels.MetricName:
+		case model.MetricNameLabel:
 			name = append(name, m)
 		case LabelHostname:
 			host = append(host, m)
@@ -314,7 +315,7 @@ func (g *gathering) labelsOf(host string, m *metric, pl *pcpLabels, inst int32, 
 	if m.collision {
 		set[LabelPCPName] = m.pcp
 	}
-	set[labels.MetricName] = m.prom
+	set[model.MetricNameLabel] = m.prom
 	for k, v := range set {
 		if v != "" {
 			g.sb.Add(k, v)

@@ -45,14 +45,6 @@ type segment struct {
 
 const noStale = math.MinInt64
 
-// add appends a sample to a metadata-only series, one per millisecond.
-func (s *series) add(t int64, v float64) {
-	if n := len(s.samples); n > 0 && s.samples[n-1].t == t {
-		return
-	}
-	s.samples = append(s.samples, sample{t, v})
-}
-
 // materialize gathers the series' samples in time order: one per ms (the
 // earlier archive's when archives overlap), and a staleness marker only
 // where it ends values: a marker with no value before it since the last

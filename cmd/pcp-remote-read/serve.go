@@ -191,7 +191,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		start := time.Now()
 		set, err := multiarchive.Open(multiarchive.Options{Paths: paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log})
 		if err != nil {
-			log.Warn("no archives yet; serving empty results until some appear", "err", err)
+			serveErr <- err
+			return
+		}
+		if len(set.Hosts()) == 0 {
+			log.Warn("no readable PCP archive yet; serving empty results until some appear", "paths", paths)
 		}
 		opened.Store(set)
 		st := set.Status()

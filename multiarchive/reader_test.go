@@ -13,7 +13,8 @@ type ReadOptions struct {
 	PMIDs      []archive.PMID // nil means all
 }
 
-// Reader reads the records of several archives of one host as one stream,
+// Reader (for the tests: the libpcp comparisons read a set record by
+// record) reads the records of several archives of one host as one stream,
 // in archive start order. Between two archives it returns a <mark> record
 // stamped 1 ms after the last record of the first, as libpcp does when a
 // multi-archive context crosses a boundary (docs/pcp-archive-format.md §12.2),
