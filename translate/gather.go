@@ -36,17 +36,17 @@ type target struct {
 // the window holds the archive's last record and the marker's time,
 // whether or not the window reaches the next archive. The newest archive of
 // a host gets none: pmlogger may still be writing it.
-func (g *gathering) fromArchives(ctx context.Context, host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, t1, t2 int64) error {
+func (g *gathering) fromArchives(ctx context.Context, host string, opened []multiarchive.Opened, ns *pmns.Namespace, mets []metric, win nsWindow) error {
 	g.host++
-	byPMID := map[archive.PMID][]*metric{}
-	var pmids []archive.PMID
+	sc := &scan{g: g, ctx: ctx, host: host, opened: opened, ns: ns, byPMID: map[archive.PMID][]*metric{}, win: win}
 	for i := range mets {
 		p := mets[i].desc.PMID
-		if byPMID[p] == nil {
-			pmids = append(pmids, p)
+		if sc.byPMID[p] == nil {
+			sc.pmids = append(sc.pmids, p)
 		}
-		byPMID[p] = append(byPMID[p], &mets[i])
+		sc.byPMID[p] = append(sc.byPMID[p], &mets[i])
 	}
+	t1, t2 := win.start, win.end
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
 	for ai, o := range opened {
@@ -55,7 +55,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 		var last int64
 		var any, ended bool
 		if tbl := g.q.s.set.Table(o); tbl != nil {
-			segs := g.fromTable(host, ai, o, tbl, ns, byPMID)
+			segs := sc.fromTable(ai, tbl)
 			last = tbl.Last
 			any, ended = last >= t1 && last <= t2, last <= t2
 			if !tbl.Complete(o.Archive) {
@@ -65,7 +65,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				for i, sg := range segs {
 					open[i] = sg.tbl.Series[sg.idx]
 				}
-				d, err := g.decode(ctx, o, ns, ai, host, byPMID, pmids, t1, t2, tbl.Tail, open)
+				d, err := sc.decode(ai, tbl.Tail, open)
 				if err != nil {
 					return err
 				}
@@ -78,7 +78,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			// No table yet: the background builder slows down while
 			// this reads (Set.DirectRead).
 			done := g.q.s.set.DirectRead()
-			d, err := g.decode(ctx, o, ns, ai, host, byPMID, pmids, t1, t2, nil, nil)
+			d, err := sc.decode(ai, nil, nil)
 			done()
 			if err != nil {
 				return err
@@ -117,15 +117,15 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 // (multiarchive.Decode), and takes the selected series from the table it
 // makes in memory, as from one on disk. Only the series some selected
 // metric's matchers accept are kept.
-func (g *gathering) decode(ctx context.Context, o multiarchive.Opened, ns *pmns.Namespace, ai int, host string, byPMID map[archive.PMID][]*metric,
-	pmids []archive.PMID, t1, t2 int64, from *archive.Position, open []multiarchive.TableSeries) (*multiarchive.Decoded, error) {
-	opt := multiarchive.DecodeOptions{Start: t1, End: t2, PMIDs: pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: ctx,
+func (sc *scan) decode(ai int, from *archive.Position, open []multiarchive.TableSeries) (*multiarchive.Decoded, error) {
+	g, o := sc.g, sc.opened[ai]
+	opt := multiarchive.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: sc.ctx,
 		Want: func(pmid archive.PMID, inst int32, iname string, named bool) bool {
-			if ns.Excluded(ai, pmid) {
+			if sc.ns.Excluded(ai, pmid) {
 				return false
 			}
-			mlist := byPMID[pmid]
-			return len(mlist) > 0 && !g.newTarget(host, o.Archive.Meta, mlist, inst, iname, named).useless
+			mlist := sc.byPMID[pmid]
+			return len(mlist) > 0 && !g.newTarget(sc.host, o.Archive.Meta, mlist, inst, iname, named).useless
 		}}
 	if limit := g.q.s.opts.MaxSamples; limit > 0 && !g.presence {
 		opt.MaxSamples = max(limit-g.samples, 0) + 1
@@ -148,8 +148,27 @@ func (g *gathering) decode(ctx context.Context, o multiarchive.Opened, ns *pmns.
 		g.warns.Add(d.Err)
 		o.Entry.ReportProblem(d.Err)
 	}
-	g.fromTable(host, ai, o, d.Table, ns, byPMID)
+	sc.fromTable(ai, d.Table)
 	return d, nil
+}
+
+// nsWindow is a Select's window in ns, inclusive: a sample at ns t is at
+// ms floor(t/1e6), so the ms window [mint, maxt] is [mint*1e6,
+// maxt*1e6+999999] here.
+type nsWindow struct{ start, end int64 }
+
+// scan is the reading of one host's archives for a Select: the archives
+// the window opens, their namespace, the selected metrics by PMID, and
+// the window.
+type scan struct {
+	g      *gathering
+	ctx    context.Context
+	host   string
+	opened []multiarchive.Opened
+	ns     *pmns.Namespace
+	byPMID map[archive.PMID][]*metric
+	pmids  []archive.PMID
+	win    nsWindow
 }
 
 // segmentOf returns a new segment of series s for archive ai.
@@ -166,9 +185,10 @@ func (g *gathering) segmentOf(s *series, ai int) *segment {
 // samples left in the table. It returns the segments it made. Two table
 // series that make one Prometheus series (an instance named "" and one
 // without a name) each get a segment.
-func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *multiarchive.Table, ns *pmns.Namespace, byPMID map[archive.PMID][]*metric) (segs []*segment) {
-	for pmid, mlist := range byPMID {
-		if ns.Excluded(ai, pmid) {
+func (sc *scan) fromTable(ai int, tbl *multiarchive.Table) (segs []*segment) {
+	g, o := sc.g, sc.opened[ai]
+	for pmid, mlist := range sc.byPMID {
+		if sc.ns.Excluded(ai, pmid) {
 			continue
 		}
 		lo, hi := tbl.Find(pmid)
@@ -177,7 +197,7 @@ func (g *gathering) fromTable(host string, ai int, o multiarchive.Opened, tbl *m
 			if ts.MaxT < g.mint || ts.MinT > g.maxt {
 				continue
 			}
-			tg := g.newTarget(host, o.Archive.Meta, mlist, ts.Inst, ts.IName, ts.Named)
+			tg := g.newTarget(sc.host, o.Archive.Meta, mlist, ts.Inst, ts.IName, ts.Named)
 			for _, s := range tg.series {
 				if s == nil {
 					continue

@@ -194,7 +194,7 @@ func (q *querier) gather(ctx context.Context, hints *storage.SelectHints, ms []*
 		if len(mets) == 0 {
 			continue
 		}
-		if err := g.fromArchives(ctx, tl.Host, opened, ns, mets, t1, t2); err != nil {
+		if err := g.fromArchives(ctx, tl.Host, opened, ns, mets, nsWindow{t1, t2}); err != nil {
 			return nil, err
 		}
 	}
