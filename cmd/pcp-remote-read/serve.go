@@ -107,35 +107,61 @@ func (h httpErrorLog) Write(p []byte) (int, error) {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	s, code := prepare(args, stdout, stderr)
+	if s == nil {
+		return code
+	}
+	return s.serve(ctx)
+}
+
+// server is a running pcp-remote-read: what the flags set up, and the
+// handler that takes over once the archives are indexed.
+type server struct {
+	c       *config
+	log     *slog.Logger
+	paths   []string
+	ro      adapter.ReadOptions
+	reg     *prometheus.Registry
+	metrics *adapter.Metrics
+
+	ready    atomic.Bool
+	handler  atomic.Pointer[http.Handler]
+	opened   atomic.Pointer[multiarchive.Set]
+	serveErr chan error
+}
+
+// prepare reads the command line and checks everything that can be
+// checked before serving. With no server it returns the exit code: 0 for
+// --help and --version, 2 for a bad flag or path, 1 for a failure.
+func prepare(args []string, stdout, stderr io.Writer) (*server, int) {
 	c, err := parseFlags(args, stdout, stderr)
 	if errors.Is(err, errHelp) {
-		return 0
+		return nil, 0
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pcp-remote-read: error: %v; try --help\n", err)
-		return 2
+		return nil, 2
 	}
 	if c.showVersion {
 		fmt.Fprintf(stdout, "pcp-remote-read %s\n", version)
-		return 0
+		return nil, 0
 	}
 	log, err := newLogger(c.logLevel, c.logFormat, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "pcp-remote-read:", err)
-		return 2
+		return nil, 2
 	}
 	paths, ro, err := c.startChecks()
 	if err != nil {
 		fmt.Fprintln(stderr, "pcp-remote-read: error:", err)
-		return 2
+		return nil, 2
 	}
 	if c.webConfig != "" {
 		if err := web.Validate(c.webConfig); err != nil {
 			fmt.Fprintln(stderr, "pcp-remote-read: --web.config.file:", err)
-			return 2
+			return nil, 2
 		}
 	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -145,110 +171,131 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	metrics, err := adapter.NewMetrics(reg)
 	if err != nil {
 		fmt.Fprintln(stderr, "pcp-remote-read:", err)
-		return 1
+		return nil, 1
 	}
+	return &server{c: c, log: log, paths: paths, ro: ro, reg: reg, metrics: metrics, serveErr: make(chan error, 1)}, 0
+}
 
-	// The HTTP server answers health checks while the archives are indexed;
-	// /-/ready and the data endpoints wait for that.
-	var ready atomic.Bool
-	var handler atomic.Pointer[http.Handler]
+// serve listens at once, indexes the archives meanwhile, and runs until
+// ctx is done or the listener fails.
+func (s *server) serve(ctx context.Context) int {
+	srv := s.httpServer()
+	listen := []string{s.c.listen}
+	systemd := false
+	flags := &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemd, WebConfigFile: &s.c.webConfig}
+	go func() { s.serveErr <- web.ListenAndServe(srv, flags, s.log) }()
+	go func() {
+		if err := s.open(ctx); err != nil {
+			s.serveErr <- err
+		}
+	}()
+
+	select {
+	case err := <-s.serveErr:
+		s.log.Error("server failed", "err", err)
+		return 1
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if set := s.opened.Load(); set != nil {
+		set.Close() // finish or drop a table being written
+	}
+	return 0
+}
+
+// httpServer is the front door: health and readiness, /metrics, and the
+// data endpoints, which answer 503 until the archives are indexed.
+func (s *server) httpServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "pcp-remote-read is healthy.") })
 	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
+		if !s.ready.Load() {
 			http.Error(w, "pcp-remote-read is indexing archives.", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "pcp-remote-read is ready.")
 	})
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := handler.Load()
+		h := s.handler.Load()
 		if h == nil {
 			http.Error(w, "pcp-remote-read is indexing archives; try again shortly.", http.StatusServiceUnavailable)
 			return
 		}
 		(*h).ServeHTTP(w, r)
 	}))
-	srv := &http.Server{
+	return &http.Server{
 		// A client that stops reading or sending is dropped after
 		// --web.stall-timeout without progress.
-		Handler:           adapter.WithStallTimeout(mux, c.stallTimeout),
+		Handler:           adapter.WithStallTimeout(mux, s.c.stallTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: a streamed read may legitimately run as long as
 		// the client's remote_timeout, and the client cancels it itself.
 		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    stdlog.New(httpErrorLog{log}, "", 0),
+		ErrorLog:    stdlog.New(httpErrorLog{s.log}, "", 0),
 	}
-	listen := []string{c.listen}
-	systemd := false
-	flags := &web.FlagConfig{WebListenAddresses: &listen, WebSystemdSocket: &systemd, WebConfigFile: &c.webConfig}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(srv, flags, log) }()
+}
 
-	var opened atomic.Pointer[multiarchive.Set]
-	go func() {
-		start := time.Now()
-		set, err := multiarchive.Open(multiarchive.Options{Paths: paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log})
-		if err != nil {
-			serveErr <- err
-			return
-		}
-		if len(set.Hosts()) == 0 {
-			log.Warn("no readable PCP archive yet; serving empty results until some appear", "paths", paths)
-		}
-		opened.Store(set)
-		st := set.Status()
-		log.Info("archives indexed", "hosts", len(st.Hosts), "skipped", len(st.Skipped), "duration", time.Since(start))
-		if st.Tables.Problem != "" {
-			log.Warn("--cache.dir is unusable: column tables disabled, queries read the archives directly (see /status)",
-				"dir", st.Tables.Dir, "reason", st.Tables.Problem)
-		}
-		reg.MustRegister(adapter.NewSetCollector(set))
-		store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: log, AgentLabels: c.agentLabels})
-		rh, err := adapter.NewReadHandler(store, ro, log, metrics)
-		if err != nil {
-			serveErr <- err
-			return
-		}
-		api, err := adapter.NewAPIHandler(store, store, adapter.APIOptions{
-			LookbackDelta: c.lookbackDelta,
-			Timeout:       c.queryTimeout,
-			MaxSamples:    int(c.maxSamples),
-			MaxConcurrent: c.maxConcurrent,
-			Registerer:    reg,
-			BuildInfo:     buildInfo(),
-		}, log, metrics)
-		if err != nil {
-			serveErr <- err
-			return
-		}
-		data := http.NewServeMux()
-		data.Handle("/api/v1/read", rh)
-		// Everything else under /api/v1/ is the Prometheus query API that
-		// Grafana's Prometheus data source talks to
-		// (docs/remote-read-protocol.md §13).
-		data.Handle(adapter.APIPrefix, api)
-		data.Handle("/status", adapter.NewStatusHandler(set))
-		data.Handle("/{$}", adapter.NewStatusHandler(set))
-		var h http.Handler = data
-		handler.Store(&h)
-		ready.Store(true)
-		go set.Watch(ctx, c.rescan)
-	}()
+// open indexes the archives, then puts the data endpoints in place and
+// starts the rescans.
+func (s *server) open(ctx context.Context) error {
+	c, log := s.c, s.log
+	start := time.Now()
+	set, err := multiarchive.Open(multiarchive.Options{Paths: s.paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	if len(set.Hosts()) == 0 {
+		log.Warn("no readable PCP archive yet; serving empty results until some appear", "paths", s.paths)
+	}
+	s.opened.Store(set)
+	st := set.Status()
+	log.Info("archives indexed", "hosts", len(st.Hosts), "skipped", len(st.Skipped), "duration", time.Since(start))
+	if st.Tables.Problem != "" {
+		log.Warn("--cache.dir is unusable: column tables disabled, queries read the archives directly (see /status)",
+			"dir", st.Tables.Dir, "reason", st.Tables.Problem)
+	}
+	s.reg.MustRegister(adapter.NewSetCollector(set))
+	h, err := s.dataHandler(set)
+	if err != nil {
+		return err
+	}
+	s.handler.Store(&h)
+	s.ready.Store(true)
+	go set.Watch(ctx, c.rescan)
+	return nil
+}
 
-	select {
-	case err := <-serveErr:
-		log.Error("server failed", "err", err)
-		return 1
-	case <-ctx.Done():
+// dataHandler serves remote read, the Prometheus query API and /status
+// over a set of archives.
+func (s *server) dataHandler(set *multiarchive.Set) (http.Handler, error) {
+	c := s.c
+	store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: s.log, AgentLabels: c.agentLabels})
+	rh, err := adapter.NewReadHandler(store, s.ro, s.log, s.metrics)
+	if err != nil {
+		return nil, err
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	if set := opened.Load(); set != nil {
-		set.Close() // finish or drop a table being written
+	api, err := adapter.NewAPIHandler(store, store, adapter.APIOptions{
+		LookbackDelta: c.lookbackDelta,
+		Timeout:       c.queryTimeout,
+		MaxSamples:    int(c.maxSamples),
+		MaxConcurrent: c.maxConcurrent,
+		Registerer:    s.reg,
+		BuildInfo:     buildInfo(),
+	}, s.log, s.metrics)
+	if err != nil {
+		return nil, err
 	}
-	return 0
+	data := http.NewServeMux()
+	data.Handle("/api/v1/read", rh)
+	// Everything else under /api/v1/ is the Prometheus query API that
+	// Grafana's Prometheus data source talks to
+	// (docs/remote-read-protocol.md §13).
+	data.Handle(adapter.APIPrefix, api)
+	data.Handle("/status", adapter.NewStatusHandler(set))
+	data.Handle("/{$}", adapter.NewStatusHandler(set))
+	return data, nil
 }
