@@ -2,11 +2,15 @@ package multiarchive
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"math"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
@@ -64,7 +68,10 @@ type Decoded struct {
 // that stop the decoding (ErrSampleLimit, a canceled Ctx) are returned;
 // a corrupt record is not (Decoded.Err).
 func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
-	parts := split(a, opt.PMIDs, runtime.GOMAXPROCS(0))
+	parts := [][2]int64{{opt.Start, opt.End}}
+	if opt.From == nil {
+		parts = timeSplit(a, opt.Start, opt.End, runtime.GOMAXPROCS(0))
+	}
 	if opt.Want != nil && len(parts) > 1 {
 		// Want is called from every part, rarely: once per new series.
 		var mu sync.Mutex
@@ -79,16 +86,16 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	bs := make([]*tableBuilder, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
-	for i, pmids := range parts {
+	for i, w := range parts {
 		b := newTableBuilder(a)
 		b.opt = opt
-		b.opt.PMIDs = pmids
+		b.opt.Start, b.opt.End = w[0], w[1]
 		b.budget = &budget
 		if opt.From != nil {
 			from := *opt.From
 			b.pos = &from
 		}
-		b.seedOpen(opt.Open, pmids)
+		b.seedOpen(opt.Open, nil)
 		bs[i] = b
 		wg.Add(1)
 		go func() {
@@ -98,21 +105,24 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	}
 	wg.Wait()
 	b := bs[0]
-	d := &Decoded{Any: b.first <= b.last, First: b.first, Last: b.last, PastEnd: b.pastEnd}
+	d := &Decoded{}
 	for i, p := range bs {
-		d.Bad = append(d.Bad, p.bad...)
 		if i > 0 {
-			b.order = append(b.order, p.order...)
+			b.appendPart(p)
 		}
+		d.Bad = append(d.Bad, p.bad...)
 		if err := errs[i]; err != nil {
 			if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
 				return nil, err
 			}
-			if d.Err == nil {
-				d.Err = err
-			}
+			// A corrupt record: the records after it are not served
+			// (libpcp leaves the archive there), so neither are the
+			// later parts.
+			d.Err = err
+			break
 		}
 	}
+	d.Any, d.First, d.Last, d.PastEnd = b.first <= b.last, b.first, b.last, b.pastEnd
 	t, ferr := b.memTable()
 	if ferr != nil && d.Err == nil {
 		d.Err = ferr
@@ -121,34 +131,114 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	return d, nil
 }
 
-// minSplit is the fewest PMIDs worth decoding in parts: each part reads
-// the whole window of records (reading is cheap: the values of its PMIDs
-// are what it decodes and encodes).
-const minSplit = 16
+// minPartEntries is the fewest index entries (pmlogger writes one about
+// every 100,000 bytes of a volume) a part of a window must span for the
+// window to be decoded in parts.
+const minPartEntries = 4
 
-// split divides the PMIDs to decode (all of the archive's numeric ones
-// for nil) into up to n parts, taking turns so that each gets some of
-// every kind; it returns one part of nil (all) when there are too few.
-func split(a *archive.Archive, pmids []archive.PMID, n int) [][]archive.PMID {
-	if pmids == nil && a.Meta != nil {
-		for _, d := range a.Meta.Descs {
-			if d.Type.Numeric() {
-				pmids = append(pmids, d.PMID)
+// timeSplit divides the window [start, end] (ns; end 0: no end) into up
+// to n parts at index entries, so that each part reads about as many
+// records: parts decode on separate CPUs and are joined in time order.
+// A window the index does not cover well stays whole.
+func timeSplit(a *archive.Archive, start, end int64, n int) [][2]int64 {
+	whole := [][2]int64{{start, end}}
+	hi := end
+	if hi == 0 {
+		hi = math.MaxInt64
+	}
+	idx := a.Index()
+	var times []int64
+	for _, e := range idx {
+		if e.Time > start && e.Time < hi && (len(times) == 0 || e.Time > times[len(times)-1]) {
+			times = append(times, e.Time)
+		}
+	}
+	if n < 2 || len(times) < n*minPartEntries {
+		return whole
+	}
+	parts := make([][2]int64, 0, n)
+	from := start
+	for k := 1; k < n; k++ {
+		at := times[k*len(times)/n]
+		parts = append(parts, [2]int64{from, at})
+		from = at + 1
+	}
+	return append(parts, [2]int64{from, end})
+}
+
+// appendPart joins the series of p, which decoded the records after b's,
+// to b's: in time order, as one builder reading all of them would have
+// made them. A <mark> in p before a series' first value there ends that
+// series of b (one marker is enough: a marker after a marker is dropped
+// when read), and a series p does not have stays open only if p had no
+// mark. Samples of p not after b's last of a series (records out of time
+// order across the join, or two in one ms) are merged as late ones.
+func (b *tableBuilder) appendPart(p *tableBuilder) {
+	for _, ps := range p.order {
+		s, ok := b.series[ps.key]
+		if !ok || s == nil {
+			b.series[ps.key] = ps
+			if ps != nil {
+				b.order = append(b.order, ps)
+			}
+			continue
+		}
+		if ps == nil {
+			continue
+		}
+		if s.open && p.firstMark != noMark && (ps.n == 0 || p.firstMark < ps.minT) {
+			s.add(p.firstMark, staleNaN)
+			s.open = false
+		}
+		if b.opt.FirstOnly && s.n > 0 || ps.n == 0 && len(ps.late) == 0 {
+			continue
+		}
+		ps.cut()
+		if len(ps.late) == 0 && len(s.late) == 0 && (!s.started || ps.minT > s.lastT) {
+			s.cut()
+			if !s.started {
+				s.minT, s.started = ps.minT, true
+			}
+			s.buf = append(s.buf, ps.buf...)
+			s.n += ps.n
+			s.maxT, s.lastT = ps.maxT, ps.lastT
+		} else {
+			s.late = appendSamples(s.late, ps.buf)
+			s.late = append(s.late, ps.late...)
+		}
+		s.open = ps.open
+	}
+	if p.firstMark != noMark {
+		for _, s := range b.order {
+			if _, ok := p.series[s.key]; !ok && s.open {
+				s.add(p.firstMark, staleNaN)
+				s.open = false
 			}
 		}
-		if len(pmids) < minSplit*2 || n < 2 {
-			return [][]archive.PMID{nil}
+	}
+	b.first, b.last = min(b.first, p.first), max(b.last, p.last)
+	b.pastEnd = p.pastEnd
+	if p.pos != nil {
+		b.pos = p.pos
+	}
+}
+
+// appendSamples appends the samples of a series' chunks.
+func appendSamples(out []lateSample, chunks []byte) []lateSample {
+	for rest := chunks; len(rest) >= chunkHdrLen; {
+		n := int(binary.BigEndian.Uint32(rest[16:]))
+		xc, err := chunkenc.FromData(chunkenc.EncXOR, rest[chunkHdrLen:chunkHdrLen+n])
+		if err != nil {
+			return out // made by this program: cannot happen
 		}
+		it := xc.Iterator(nil)
+		for it.Next() == chunkenc.ValFloat {
+			t, v := it.At()
+			out = append(out, lateSample{t, v})
+		}
+		rest = rest[chunkHdrLen+n:]
 	}
-	if n < 2 || len(pmids) < minSplit*2 {
-		return [][]archive.PMID{pmids}
-	}
-	n = min(n, len(pmids)/minSplit)
-	parts := make([][]archive.PMID, n)
-	for i, p := range pmids {
-		parts[i%n] = append(parts[i%n], p)
-	}
-	return parts
+	return out
 }
 
 // seedOpen makes the series of Open that belong to the part's PMIDs (nil:

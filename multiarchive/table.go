@@ -137,6 +137,9 @@ const (
 	chunkLastStale  = 2
 )
 
+// noMark is tableBuilder.firstMark before any mark.
+const noMark = math.MinInt64
+
 // staleNaN is Prometheus' staleness marker (model/value.StaleNaN).
 var staleNaN = math.Float64frombits(0x7ff0000000000002)
 
@@ -299,6 +302,8 @@ type tableBuilder struct {
 	bad     []string          // records with values that could not be read
 	pastEnd bool              // the reader stopped at a record after opt.End
 	horizon int64             // see seriesBuild.horizon
+	// firstMark is the ms of the first <mark> read, or noMark.
+	firstMark int64
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see throttle).
 	yield func()
@@ -332,7 +337,7 @@ const yieldEvery = 64
 
 func newTableBuilder(a *archive.Archive) *tableBuilder {
 	return &tableBuilder{a: a, series: map[seriesKey]*seriesBuild{}, indoms: map[archive.InDom]*indomState{},
-		first: math.MaxInt64, last: math.MinInt64}
+		first: math.MaxInt64, last: math.MinInt64, firstMark: noMark}
 }
 
 // extendTable returns a builder holding prefix table t's series, ready to
@@ -405,6 +410,9 @@ func (b *tableBuilder) feed() error {
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
 		if rec.Mark {
+			if b.firstMark == noMark {
+				b.firstMark = ms
+			}
 			if o.FirstOnly {
 				continue // markers decide nothing there
 			}
