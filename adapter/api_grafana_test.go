@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
 // grafanaClient sends requests the way Grafana's Prometheus data source
@@ -194,7 +196,7 @@ func TestGrafanaFallbackToGet(t *testing.T) {
 	}
 	// Grafana's health check reads the error text of a failed query.
 	r = g.query("api/v1/query", url.Values{"query": {"1+"}, "time": {"4"}})
-	var e envelope
+	var e pcptest.APIResponse
 	if err := json.Unmarshal(r.body, &e); err != nil || r.code != 400 || e.ErrorType != "bad_data" || e.Error == "" {
 		t.Errorf("failed query: %d %s", r.code, r.body)
 	}

@@ -7,13 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -29,34 +29,8 @@ const (
 
 var apiNow = time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 
-var demoSet struct {
-	once  sync.Once
-	store *translate.Storage
-	err   error
-}
-
 // demoStorage is the demo set, opened once for all tests of the package.
-func demoStorage(t testing.TB) *translate.Storage {
-	t.Helper()
-	demoSet.once.Do(func() {
-		set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/demo"}})
-		demoSet.store, demoSet.err = translate.New(set, translate.Options{}), err
-	})
-	if demoSet.err != nil {
-		t.Fatal(demoSet.err)
-	}
-	return demoSet.store
-}
-
-// archiveStorage opens testdata archives or directories.
-func archiveStorage(t testing.TB, paths ...string) *translate.Storage {
-	t.Helper()
-	set, err := multiarchive.Open(multiarchive.Options{Paths: paths})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return translate.New(set, translate.Options{})
-}
+var demoStorage = pcptest.SharedStorage(multiarchive.Options{}, "../testdata/demo")
 
 // noMetadata is a MetadataSource for tests over fake storages.
 type noMetadata struct{}
@@ -89,21 +63,11 @@ func demoAPI(t testing.TB) http.Handler {
 	return h
 }
 
-// envelope is Prometheus' response envelope.
-type envelope struct {
-	Status    string          `json:"status"`
-	Data      json.RawMessage `json:"data"`
-	ErrorType string          `json:"errorType"`
-	Error     string          `json:"error"`
-	Warnings  []string        `json:"warnings"`
-	Infos     []string        `json:"infos"`
-}
-
 type apiReply struct {
 	code   int
 	header http.Header
 	body   []byte
-	env    envelope
+	env    pcptest.APIResponse
 }
 
 func (r apiReply) data(t testing.TB, v any) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/util/annotations"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -185,7 +186,7 @@ func TestAPISpecialFloats(t *testing.T) {
 
 func TestAPIArchiveSpecialValues(t *testing.T) {
 	// pcp-qa/value-test holds NaN and infinite values (testdata/README.md).
-	st := archiveStorage(t, "../testdata/pcp-qa/value-test")
+	st := pcptest.Storage(t, multiarchive.Options{}, "../testdata/pcp-qa/value-test")
 	h, _ := newAPI(t, st, st, nil)
 	r := apiGet(t, h, "/api/v1/query", url.Values{"query": {`{__name__=~".+"}[1m]`}, "time": {"30"}})
 	var m matrixResult
@@ -265,16 +266,12 @@ func TestAPIEngineLimits(t *testing.T) {
 			r.env.Error != "query processing would load too many samples into memory in query execution" {
 			t.Errorf("got %d %s", r.code, r.body)
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerQuery, errKindLimit)); got != 1 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerQuery, errKindLimit)); got != 1 {
 			t.Errorf("limit errors %v", got)
 		}
 	})
 	t.Run("storage sample budget", func(t *testing.T) {
-		set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/demo"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		small := translate.New(set, translate.Options{MaxSamples: 100})
+		small := translate.New(pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/demo"), translate.Options{MaxSamples: 100})
 		h, _ := newAPI(t, small, small, nil)
 		r := apiGet(t, h, "/api/v1/query", url.Values{"query": {"kernel_all_load[1d]"}, "time": {demoAt}})
 		if r.code != 422 || r.env.ErrorType != "execution" || !strings.Contains(r.env.Error, "query selects more than 100 samples") {
@@ -288,7 +285,7 @@ func TestAPIEngineLimits(t *testing.T) {
 		if r.code != 503 || r.env.ErrorType != "timeout" {
 			t.Errorf("got %d %s", r.code, r.body)
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerQuery, errKindLimit)); got != 1 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerQuery, errKindLimit)); got != 1 {
 			t.Errorf("limit errors %v", got)
 		}
 	})
@@ -313,7 +310,7 @@ func TestAPIEngineLimits(t *testing.T) {
 		if r.code != 499 || r.env.ErrorType != "canceled" {
 			t.Errorf("got %d %s", r.code, r.body)
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerQuery, errKindCanceled)); got != 1 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerQuery, errKindCanceled)); got != 1 {
 			t.Errorf("canceled errors %v", got)
 		}
 	})
@@ -325,7 +322,7 @@ func TestAPIEngineLimits(t *testing.T) {
 			r.env.Error != "expanding series: 20261120.0: offset 81920: record length 7 < 8" {
 			t.Errorf("got %d %s", r.code, r.body)
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerQuery, errKindInternal)); got != 1 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerQuery, errKindInternal)); got != 1 {
 			t.Errorf("internal errors %v", got)
 		}
 		r = apiGet(t, h, "/api/v1/series", url.Values{"match[]": {"m"}})
@@ -589,7 +586,7 @@ func TestAPIMetadata(t *testing.T) {
 
 func TestAPIMetadataHelpText(t *testing.T) {
 	// pmlogger's archives carry PCP's one-line help texts.
-	st := archiveStorage(t, "../testdata/archives/v3-basic")
+	st := pcptest.Storage(t, multiarchive.Options{}, "../testdata/archives/v3-basic")
 	h, _ := newAPI(t, st, st, nil)
 	r := apiGet(t, h, "/api/v1/metadata", url.Values{"metric": {"kernel_all_pswitch"}})
 	want := `{"status":"success","data":{"kernel_all_pswitch":[{"type":"counter","unit":"count","help":"context switches metric from /proc/stat"}]}}`
@@ -726,14 +723,14 @@ func TestAPIMetricsPerHandler(t *testing.T) {
 		handler, code string
 		want          float64
 	}{{handlerQuery, "200", 1}, {handlerQuery, "400", 1}, {handlerSeries, "200", 1}, {handlerLabels, "200", 0}} {
-		if got := counterValue(t, m.Requests.WithLabelValues(c.handler, c.code)); got != c.want {
+		if got := metricValue(t, m.Requests.WithLabelValues(c.handler, c.code)); got != c.want {
 			t.Errorf("requests{handler=%q,code=%q} = %v, want %v", c.handler, c.code, got, c.want)
 		}
 	}
-	if got := counterValue(t, m.SeriesServed.WithLabelValues(handlerQuery, responseTypeJSON)); got != 6 {
+	if got := metricValue(t, m.SeriesServed.WithLabelValues(handlerQuery, responseTypeJSON)); got != 6 {
 		t.Errorf("series served %v", got)
 	}
-	if got := counterValue(t, m.Errors.WithLabelValues(handlerQuery, errKindBadRequest)); got != 1 {
+	if got := metricValue(t, m.Errors.WithLabelValues(handlerQuery, errKindBadRequest)); got != 1 {
 		t.Errorf("bad requests %v", got)
 	}
 }

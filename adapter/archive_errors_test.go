@@ -1,41 +1,23 @@
 package adapter
 
 import (
-	"bytes"
 	"log/slog"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
-
-// syncBuffer is a log both the Set and the handlers write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // unreadable replaces an archive file by a directory of the same name:
 // opening it fails with "not a regular file", even for root (chmod 000
@@ -84,29 +66,10 @@ func sameSamples(a, b []prompb.Sample) bool {
 // its readable archives.
 func TestUnreadableArchiveIsSkipped(t *testing.T) {
 	dir := t.TempDir()
-	for _, host := range []string{"demo-db1", "demo-web1"} {
-		src := filepath.Join("../testdata/demo", host)
-		names, err := os.ReadDir(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.Mkdir(filepath.Join(dir, host), 0o755)
-		for _, n := range names {
-			b, err := os.ReadFile(filepath.Join(src, n.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, host, n.Name()), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	logs := &syncBuffer{}
+	pcptest.CopyDemo(t, dir)
+	logs := &pcptest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{Logger: log}, dir)
 	meta := filepath.Join(dir, "demo-db1", "20261118.meta.xz")
 	vol := filepath.Join(dir, "demo-db1", "20261119.0.xz")
 	unreadable(t, meta)
@@ -133,7 +96,7 @@ func TestUnreadableArchiveIsSkipped(t *testing.T) {
 				t.Errorf("no warning names %s: %q", f, r.env.Warnings)
 			}
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerQueryRange, errKindInternal)); got != 0 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerQueryRange, errKindInternal)); got != 0 {
 			t.Errorf("counted as %v internal errors", got)
 		}
 		var got, want matrixResult
@@ -163,7 +126,7 @@ func TestUnreadableArchiveIsSkipped(t *testing.T) {
 			if len(w) == 0 {
 				t.Errorf("%s: nothing to compare", key)
 			}
-			if !equalPoints(s.Values, w) {
+			if !slices.Equal(s.Values, w) {
 				t.Errorf("%s: %d points, want %d (%v... against %v...)", key, len(s.Values), len(w), head(s.Values), head(w))
 			}
 		}
@@ -218,7 +181,7 @@ func TestUnreadableArchiveIsSkipped(t *testing.T) {
 				}
 			}
 		}
-		if got := counterValue(t, m.Errors.WithLabelValues(handlerRead, errKindInternal)); got != 0 {
+		if got := metricValue(t, m.Errors.WithLabelValues(handlerRead, errKindInternal)); got != 0 {
 			t.Errorf("counted as %v internal errors", got)
 		}
 		text := logs.String()
@@ -241,18 +204,6 @@ func TestUnreadableArchiveIsSkipped(t *testing.T) {
 	if len(problems) != 2 || !strings.Contains(problems["20261118"], meta) || !strings.Contains(problems["20261119"], vol) {
 		t.Errorf("status problems %v, want 20261118 naming %s and 20261119 naming %s", problems, meta, vol)
 	}
-}
-
-func equalPoints(a, b [][2]any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func head(p [][2]any) [][2]any { return p[:min(len(p), 2)] }

@@ -195,10 +195,10 @@ func TestErrors(t *testing.T) {
 					t.Errorf("Allow %q, want POST", got)
 				}
 			}
-			if got := counterValue(t, metrics.Errors.WithLabelValues(handlerRead, tc.kind)); got != 1 {
+			if got := metricValue(t, metrics.Errors.WithLabelValues(handlerRead, tc.kind)); got != 1 {
 				t.Errorf("errors{kind=%q} = %v, want 1", tc.kind, got)
 			}
-			if got := counterValue(t, metrics.Requests.WithLabelValues(handlerRead, strconv.Itoa(tc.status))); got != 1 {
+			if got := metricValue(t, metrics.Requests.WithLabelValues(handlerRead, strconv.Itoa(tc.status))); got != 1 {
 				t.Errorf("requests{code=%d} = %v, want 1", tc.status, got)
 			}
 		})

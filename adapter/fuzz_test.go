@@ -14,6 +14,9 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
+	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
 
 // Fuzz targets of the request decoders. Run one at a time, e.g.
@@ -103,7 +106,7 @@ func FuzzReadHandler(f *testing.F) {
 	f.Add(snappy.Encode(nil, []byte("\x0a\x00")))
 	opts := DefaultReadOptions()
 	opts.MaxSamplesPerQuery = 200000
-	h, err := NewReadHandler(archiveStorage(f, "../testdata/archives/v3-basic"), opts, nil, nil)
+	h, err := NewReadHandler(pcptest.Storage(f, multiarchive.Options{}, "../testdata/archives/v3-basic"), opts, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -8,19 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/model/labels"
 )
-
-func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
-}
 
 // blockingStorage holds every Select until release is closed.
 func blockingStorage() *fakeStorage {
@@ -29,6 +18,43 @@ func blockingStorage() *fakeStorage {
 		entered: make(chan struct{}, 4),
 		block:   make(chan struct{}),
 	}
+}
+
+// oneSlot is a read handler with one request slot, and a queue wait of
+// maxWait, over a blockingStorage; body is a request it serves.
+type oneSlot struct {
+	st   *fakeStorage
+	h    http.Handler
+	m    *Metrics
+	body []byte
+}
+
+func newOneSlot(t *testing.T, maxWait time.Duration) *oneSlot {
+	t.Helper()
+	st := blockingStorage()
+	opts := DefaultReadOptions()
+	opts.MaxConcurrent, opts.MaxQueueWait = 1, maxWait
+	h, m := newTestHandler(t, st, opts)
+	return &oneSlot{st: st, h: h, m: m, body: encode(t, readRequest(nil, query(0, 10, eq("__name__", "m"))))}
+}
+
+// send posts body in the background; its status arrives on codes.
+func (s *oneSlot) send(codes chan<- int) {
+	go func() { codes <- post(s.h, s.body).Code }()
+}
+
+// hold sends a request that takes the only slot and waits until it is
+// held in storage (until st.block is closed); its status arrives on the
+// returned channel.
+func (s *oneSlot) hold() <-chan int {
+	first := make(chan int, 1)
+	s.send(first)
+	<-s.st.entered
+	return first
+}
+
+func (s *oneSlot) inFlight(t *testing.T) float64 {
+	return metricValue(t, s.m.InFlight.WithLabelValues(handlerRead))
 }
 
 func TestConcurrencyLimit(t *testing.T) {
@@ -41,26 +67,19 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := blockingStorage()
-			opts := DefaultReadOptions()
-			opts.MaxConcurrent, opts.MaxQueueWait = 1, tc.maxWait
-			h, m := newTestHandler(t, st, opts)
-			body := encode(t, readRequest(nil, query(0, 10, eq("__name__", "m"))))
-
-			first := make(chan int)
-			go func() { first <- post(h, body).Code }()
-			<-st.entered // the first request holds the only slot
+			s := newOneSlot(t, tc.maxWait)
+			first := s.hold()
 
 			start := time.Now()
-			rec := post(h, body)
+			rec := post(s.h, s.body)
 			checkErrorResponse(t, rec, http.StatusTooManyRequests, "too many concurrent remote-read requests (limit 1")
 			if waited := time.Since(start); waited < tc.maxWait {
 				t.Errorf("answered after %v, before the %v wait was over", waited, tc.maxWait)
 			}
-			if got := counterValue(t, m.Errors.WithLabelValues(handlerRead, errKindLimit)); got != 1 {
+			if got := metricValue(t, s.m.Errors.WithLabelValues(handlerRead, errKindLimit)); got != 1 {
 				t.Errorf("errors{kind=limit} = %v, want 1", got)
 			}
-			close(st.block)
+			close(s.st.block)
 			if code := <-first; code != http.StatusOK {
 				t.Fatalf("first request: status %d", code)
 			}
@@ -69,53 +88,40 @@ func TestConcurrencyLimit(t *testing.T) {
 }
 
 func TestConcurrencyQueueGetsSlot(t *testing.T) {
-	st := blockingStorage()
-	opts := DefaultReadOptions()
-	opts.MaxConcurrent, opts.MaxQueueWait = 1, 10*time.Second
-	h, m := newTestHandler(t, st, opts)
-	body := encode(t, readRequest(nil, query(0, 10, eq("__name__", "m"))))
-
-	codes := make(chan int, 2)
-	go func() { codes <- post(h, body).Code }()
-	<-st.entered
-	go func() { codes <- post(h, body).Code }()
-	waitFor(t, func() bool { return gaugeValue(t, m.InFlight.WithLabelValues(handlerRead)) == 2 })
-	close(st.block)
-	for range 2 {
+	s := newOneSlot(t, 10*time.Second)
+	first := s.hold()
+	second := make(chan int, 1)
+	s.send(second)
+	waitFor(t, func() bool { return s.inFlight(t) == 2 })
+	close(s.st.block)
+	for _, codes := range []<-chan int{first, second} {
 		if code := <-codes; code != http.StatusOK {
 			t.Fatalf("status %d, want 200 for both", code)
 		}
 	}
-	if got := gaugeValue(t, m.InFlight.WithLabelValues(handlerRead)); got != 0 {
+	if got := s.inFlight(t); got != 0 {
 		t.Errorf("in-flight %v after both finished", got)
 	}
 }
 
 // A client that gives up while queued is not a server failure.
 func TestConcurrencyQueueCanceled(t *testing.T) {
-	st := blockingStorage()
-	opts := DefaultReadOptions()
-	opts.MaxConcurrent, opts.MaxQueueWait = 1, 10*time.Second
-	h, m := newTestHandler(t, st, opts)
-	body := encode(t, readRequest(nil, query(0, 10, eq("__name__", "m"))))
-
-	first := make(chan int)
-	go func() { first <- post(h, body).Code }()
-	<-st.entered
+	s := newOneSlot(t, 10*time.Second)
+	first := s.hold()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	r := httptest.NewRequestWithContext(ctx, http.MethodPost, ReadPath, bytes.NewReader(body))
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, ReadPath, bytes.NewReader(s.body))
 	rec := httptest.NewRecorder()
 	go func() {
-		waitFor(t, func() bool { return gaugeValue(t, m.InFlight.WithLabelValues(handlerRead)) == 2 })
+		waitFor(t, func() bool { return s.inFlight(t) == 2 })
 		cancel()
 	}()
-	h.ServeHTTP(rec, r)
+	s.h.ServeHTTP(rec, r)
 	checkErrorResponse(t, rec, statusClientClosedRequest, "request canceled")
-	if got := counterValue(t, m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
+	if got := metricValue(t, s.m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
 		t.Errorf("errors{kind=canceled} = %v, want 1", got)
 	}
-	close(st.block)
+	close(s.st.block)
 	<-first
 }
 

@@ -71,18 +71,25 @@ func postRead(t *testing.T, h http.Handler, req *prompb.ReadRequest) *httptest.R
 	return post(h, encode(t, req))
 }
 
-// decodeSamples checks a SAMPLES response's status and headers and decodes it.
-func decodeSamples(t *testing.T, rec *httptest.ResponseRecorder) *prompb.ReadResponse {
+// checkAnswer checks that a remote-read answer is a 200 of contentType
+// with Content-Encoding encoding ("" for none).
+func checkAnswer(t *testing.T, rec *httptest.ResponseRecorder, contentType, encoding string) {
 	t.Helper()
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d, body %q", rec.Code, rec.Body.String())
 	}
-	if got := rec.Header().Get("Content-Type"); got != ContentTypeSamples {
-		t.Fatalf("Content-Type %q, want %q", got, ContentTypeSamples)
+	if got := rec.Header().Get("Content-Type"); got != contentType {
+		t.Fatalf("Content-Type %q, want %q", got, contentType)
 	}
-	if got := rec.Header().Get("Content-Encoding"); got != "snappy" {
-		t.Fatalf("Content-Encoding %q, want snappy", got)
+	if got := rec.Header().Get("Content-Encoding"); got != encoding {
+		t.Fatalf("Content-Encoding %q, want %q", got, encoding)
 	}
+}
+
+// decodeSamples checks a SAMPLES response's status and headers and decodes it.
+func decodeSamples(t *testing.T, rec *httptest.ResponseRecorder) *prompb.ReadResponse {
+	t.Helper()
+	checkAnswer(t, rec, ContentTypeSamples, "snappy")
 	resp, err := DecodeReadResponse(rec.Body.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -103,15 +110,7 @@ type decoded struct {
 // itself.
 func decodeStreamed(t *testing.T, rec *httptest.ResponseRecorder) []decoded {
 	t.Helper()
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d, body %q", rec.Code, rec.Body.String())
-	}
-	if got := rec.Header().Get("Content-Type"); got != ContentTypeStreamed {
-		t.Fatalf("Content-Type %q, want %q", got, ContentTypeStreamed)
-	}
-	if got := rec.Header().Get("Content-Encoding"); got != "" {
-		t.Fatalf("Content-Encoding %q on a streamed response", got)
-	}
+	checkAnswer(t, rec, ContentTypeStreamed, "")
 	frames, err := ReadChunkedFrames(bytes.NewReader(rec.Body.Bytes()), 50e6)
 	if err != nil {
 		t.Fatal(err)

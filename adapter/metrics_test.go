@@ -7,13 +7,20 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
+// metricValue is the value of a counter or a gauge.
+func metricValue(t *testing.T, c prometheus.Metric) float64 {
 	t.Helper()
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {
 		t.Fatal(err)
 	}
-	return m.GetCounter().GetValue()
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	if m.Gauge == nil {
+		t.Fatalf("%s is neither a counter nor a gauge", c.Desc())
+	}
+	return m.Gauge.GetValue()
 }
 
 func TestNewMetricsRegisters(t *testing.T) {

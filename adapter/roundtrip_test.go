@@ -93,13 +93,13 @@ func TestRoundTrip(t *testing.T) {
 			for _, d := range expect {
 				wantSamples += float64(len(d.samples))
 			}
-			if got := counterValue(t, m.SeriesServed.WithLabelValues(handlerRead, typ)); got != float64(len(expect)) {
+			if got := metricValue(t, m.SeriesServed.WithLabelValues(handlerRead, typ)); got != float64(len(expect)) {
 				t.Errorf("series served %v, want %d", got, len(expect))
 			}
-			if got := counterValue(t, m.SamplesServed.WithLabelValues(handlerRead, typ)); got != wantSamples {
+			if got := metricValue(t, m.SamplesServed.WithLabelValues(handlerRead, typ)); got != wantSamples {
 				t.Errorf("samples served %v, want %v", got, wantSamples)
 			}
-			if got := counterValue(t, m.Requests.WithLabelValues(handlerRead, "200")); got != 1 {
+			if got := metricValue(t, m.Requests.WithLabelValues(handlerRead, "200")); got != 1 {
 				t.Errorf("requests{code=200} %v, want 1", got)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
 
@@ -370,11 +370,7 @@ func syntheticStatus(hosts, n int) multiarchive.Status {
 // archives get whole tables, the newest a prefix table.
 func demoWithTables(t testing.TB, dir string, hosts ...string) *multiarchive.Set {
 	t.Helper()
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}, TableDir: t.TempDir(), TableSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(set.Close)
+	set := pcptest.OpenSet(t, multiarchive.Options{TableDir: t.TempDir(), TableSync: true}, dir)
 	for _, tl := range set.Hosts() {
 		if len(hosts) > 0 && !contains(hosts, tl.Host) {
 			continue
@@ -399,31 +395,8 @@ func demoWithTables(t testing.TB, dir string, hosts ...string) *multiarchive.Set
 func copyDemo(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
-	src := filepath.Join("..", "testdata", "demo")
-	for _, host := range []string{"demo-db1", "demo-web1"} {
-		ents, err := os.ReadDir(filepath.Join(src, host))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Join(dst, host), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(src, host, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			names := []string{e.Name()}
-			if host == "demo-db1" && strings.HasPrefix(e.Name(), "20261119.12.30.") {
-				names = append(names, strings.Replace(e.Name(), "20261119.12.30", "20261119.12.30-leftover", 1))
-			}
-			for _, n := range names {
-				if err := os.WriteFile(filepath.Join(dst, host, n), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
+	demo := pcptest.CopyDemo(t, dst)
+	pcptest.CopyArchive(t, filepath.Join(demo, "demo-db1", "20261119.12.30"), filepath.Join(dst, "demo-db1", "20261119.12.30-leftover"))
 	return dst
 }
 
@@ -436,10 +409,7 @@ func TestStatusPageDemo(t *testing.T) {
 		if tables {
 			set = demoWithTables(t, "../testdata/demo")
 		} else {
-			var err error
-			if set, err = multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/demo"}}); err != nil {
-				t.Fatal(err)
-			}
+			set = pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/demo")
 		}
 		page := getPage(t, set, "")
 		tl := parseTimelines(t, page)

@@ -95,10 +95,10 @@ func TestStreamStopsWhenClientGoes(t *testing.T) {
 			if tc.wantTruncated && !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("reading the partial stream: %v, want unexpected EOF", err)
 			}
-			if got := counterValue(t, m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
+			if got := metricValue(t, m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
 				t.Errorf("errors{kind=canceled} = %v, want 1", got)
 			}
-			if got := counterValue(t, m.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed)); got != float64(len(held)) {
+			if got := metricValue(t, m.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed)); got != float64(len(held)) {
 				t.Errorf("series served %v, want %d", got, len(held))
 			}
 		})
@@ -170,13 +170,13 @@ func TestStreamOverHTTP(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("handler still running 5s after the client went away")
 	}
-	served := counterValue(t, m.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed))
+	served := metricValue(t, m.SeriesServed.WithLabelValues(handlerRead, responseTypeStreamed))
 	t.Logf("%v of %d series written before the handler noticed", served, len(fixtures))
 	if served == float64(len(fixtures)) {
 		// Socket buffers may swallow the whole stream; then nothing was cut short.
 		return
 	}
-	if got := counterValue(t, m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
+	if got := metricValue(t, m.Errors.WithLabelValues(handlerRead, errKindCanceled)); got != 1 {
 		t.Errorf("errors{kind=canceled} = %v, want 1", got)
 	}
 }

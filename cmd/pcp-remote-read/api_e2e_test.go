@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/url"
-	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -156,24 +153,6 @@ func fetchResult(t *testing.T, base string, q e2eQuery) e2eResult {
 		t.Fatalf("%s: result type %q", base, d.ResultType)
 	}
 	return out
-}
-
-func labelKey(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", k, m[k])
-	}
-	b.WriteByte('}')
-	return b.String()
 }
 
 // sameValue compares two values as sent: exactly, or within 1e-12

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,29 +15,6 @@ import (
 // The whole archive open+iterate path is fuzzed by archive.FuzzArchive
 // (archive/fuzz_test.go: .meta, volume and index bytes of one archive,
 // opened and read in every way); `make fuzz` runs it.
-
-// copyTree copies a directory of archives.
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // reported finds what the status says about a damaged archive: the reason
 // it was skipped, or the problem of its archive.
@@ -58,6 +34,19 @@ func reported(st multiarchive.Status, path string) (skipped, problem string) {
 	return skipped, problem
 }
 
+// outcome is what the status says became of a damaged archive: Skipped,
+// Failed (it has a problem) or Served, and the reason.
+func outcome(st multiarchive.Status, path string) (got pcptest.Outcome, skipped, problem string) {
+	skipped, problem = reported(st, path)
+	switch {
+	case skipped != "":
+		return pcptest.Skipped, skipped, problem
+	case problem != "":
+		return pcptest.Failed, skipped, problem
+	}
+	return pcptest.Served, skipped, problem
+}
+
 // TestDamagedArchives serves damaged archives (internal/pcptest/damage.go)
 // next to the good demo archives of two other hosts: the server starts,
 // reports every damaged archive (status, /metrics, log), serves what can be
@@ -69,9 +58,7 @@ func TestDamagedArchives(t *testing.T) {
 	root := t.TempDir()
 	bad := pcptest.MakeDamaged(t, filepath.Join(root, "bad"))
 	strange := pcptest.MakeStrange(t, filepath.Join(root, "strange"))
-	demo := filepath.Join(pcptest.RepoRoot(t), "testdata", "demo")
-	copyTree(t, filepath.Join(demo, "demo-db1"), filepath.Join(root, "demo-db1"))
-	copyTree(t, filepath.Join(demo, "demo-web1"), filepath.Join(root, "demo-web1"))
+	demo := pcptest.CopyDemo(t, root)
 
 	srv := startLogged(t, "--archive.rescan-interval=0", root)
 	mustHealthy(t, srv.base)
@@ -92,14 +79,11 @@ func TestDamagedArchives(t *testing.T) {
 	logs := srv.logs.lines()
 	var nSkipped, nFailed int
 	for _, d := range bad {
-		skipped, problem := reported(st, d.Base)
-		got := pcptest.Served
-		switch {
-		case skipped != "":
-			got = pcptest.Skipped
+		got, skipped, problem := outcome(st, d.Base)
+		switch got {
+		case pcptest.Skipped:
 			nSkipped++
-		case problem != "":
-			got = pcptest.Failed
+		case pcptest.Failed:
 			nFailed++
 		}
 		want, _ := pcptest.WantSeries(d.Dump(), d.Host)
@@ -141,7 +125,7 @@ func TestDamagedArchives(t *testing.T) {
 	}
 
 	// The good archives: every value, exactly.
-	for _, host := range []string{"demo-db1", "demo-web1"} {
+	for _, host := range pcptest.DemoHosts {
 		want, err := pcptest.WantSeries(filepath.Join(demo, host+".oracle.jsonl.gz"), host)
 		if err != nil {
 			t.Fatal(err)
@@ -159,9 +143,7 @@ func TestDamagedArchives(t *testing.T) {
 	if diffs := pcptest.CompareSeries(readHost(t, srv.base, "strange-ok", false), want, 10); len(diffs) > 0 {
 		t.Errorf("the good archive among the file-system oddities differs from libpcp:\n%s", strings.Join(diffs, "\n"))
 	}
-	for _, l := range srv.logs.atLeast("ERROR") {
-		t.Errorf("logged at error level: %s", l)
-	}
+	srv.logs.noErrors(t)
 	mustHealthy(t, srv.base)
 }
 
@@ -194,14 +176,7 @@ func TestUnreadableArchives(t *testing.T) {
 	}
 	root := publicTempDir(t)
 	cases := pcptest.MakeUnreadable(t, root)
-	var srv *testServer
-	if os.Geteuid() == 0 {
-		uid, gid := nobody(t)
-		t.Logf("running as root: the server runs as nobody (uid %d) so that modes are enforced", uid)
-		srv = startAs(t, uid, gid, "--archive.rescan-interval=0", root)
-	} else {
-		srv = startLogged(t, "--archive.rescan-interval=0", root)
-	}
+	srv := startUnprivileged(t, "--archive.rescan-interval=0", root)
 	for _, d := range cases {
 		readHost(t, srv.base, d.Host, false)
 	}
@@ -209,14 +184,8 @@ func TestUnreadableArchives(t *testing.T) {
 	st := getStatus(t, srv.base)
 	logs := srv.logs.lines()
 	for _, d := range cases {
-		skipped, problem := reported(st, d.Base)
-		got := pcptest.Served
-		switch {
-		case skipped != "":
-			got = pcptest.Skipped
-		case problem != "":
-			got = pcptest.Failed
-		default:
+		got, skipped, problem := outcome(st, d.Base)
+		if got == pcptest.Served {
 			want, err := pcptest.WantSeries(d.Dump(), d.Host)
 			if err != nil {
 				t.Fatal(err)
@@ -237,9 +206,7 @@ func TestUnreadableArchives(t *testing.T) {
 		}
 	}
 	checkUnreadableQuery(t, srv.base, cases)
-	for _, l := range srv.logs.atLeast("ERROR") {
-		t.Errorf("logged at error level: %s", l)
-	}
+	srv.logs.noErrors(t)
 }
 
 // checkUnreadableQuery: a PromQL range query over the readable control

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
@@ -104,41 +98,19 @@ func (d *libpcpData) at(key string, t, lookback int64, leftOpen bool) (float64, 
 	return s.v[i], true
 }
 
+// startServer runs the server in this process over paths (startLogged:
+// a warn-level log kept in memory, column tables in a scratch cache
+// directory) and returns its base URL.
 func startServer(t *testing.T, paths ...string) string {
 	t.Helper()
-	addr := pcptest.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	var out bytes.Buffer
-	// Column tables go to a scratch directory, never the user's cache.
-	args := append([]string{"--web.listen-address=" + addr, "--log.level=warn", "--cache.dir=" + t.TempDir()}, paths...)
-	go func() { done <- run(ctx, args, &out, &out) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	pcptest.WaitReady(t, "http://"+addr+"/-/ready", 20*time.Second)
-	return "http://" + addr
+	return startLogged(t, append([]string{"--log.level=warn"}, paths...)...).base
 }
 
 // servedSamples reads pcp_remote_read_samples_served_total for a response
 // type from our /metrics.
 func servedSamples(t *testing.T, base, respType string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "pcp_remote_read_samples_served_total{") && strings.Contains(line, `response_type="`+respType+`"`) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			return v
-		}
-	}
-	return 0
+	return metricSum(t, base, "pcp_remote_read_samples_served_total", `response_type="`+respType+`"`)
 }
 
 func parseSample(t *testing.T, p []any) (int64, float64) {

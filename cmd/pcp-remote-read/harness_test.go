@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,22 +35,7 @@ import (
 // kept, and clients for remote read, /status and /metrics.
 
 // logBuffer collects a server's log; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ pcptest.LogBuffer }
 
 // logLine is one line of the JSON log.
 type logLine map[string]any
@@ -89,6 +76,15 @@ func (b *logBuffer) atLeast(level string) []logLine {
 		}
 	}
 	return out
+}
+
+// noErrors fails the test for every line logged at level ERROR and every
+// raw line.
+func (b *logBuffer) noErrors(t testing.TB) {
+	t.Helper()
+	for _, l := range b.atLeast("ERROR") {
+		t.Errorf("logged at error level: %s", l)
+	}
 }
 
 type testServer struct {
@@ -168,10 +164,10 @@ func (s *testServer) watch(t testing.TB, done chan int) {
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("server log (tail):\n%s", tailString(s.logs.String(), 4000))
+			t.Logf("server log (tail):\n%s", pcptest.Tail(s.logs.String(), 4000))
 		}
 	})
-	waitReady(t, s.base+"/-/ready", 30*time.Second, done)
+	pcptest.WaitReady(t, s.base+"/-/ready", 30*time.Second, done)
 }
 
 // cacheDir is a --cache.dir of the test's own, so tests leave nothing in
@@ -186,35 +182,6 @@ func cacheDir(t testing.TB) string {
 	os.Chown(d, 65534, 65534)
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
-}
-
-func waitReady(t testing.TB, url string, timeout time.Duration, exited chan int) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		select {
-		case code := <-exited:
-			exited <- code
-			t.Fatalf("server exited with %d before it was ready", code)
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s not ready after %v", url, timeout)
-}
-
-func tailString(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
 
 // everything is a query for every sample of every metric of a host.
@@ -332,6 +299,20 @@ func readHost(t testing.TB, base, host string, streamed bool) map[string][]pcpte
 	return decodeRead(t, hdr, body)
 }
 
+// labelKey is a label set as text, {name="value",...} sorted by name.
+func labelKey(m map[string]string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
 func getStatus(t testing.TB, base string) multiarchive.Status {
 	t.Helper()
 	resp, err := http.Get(base + "/status?format=json")
@@ -346,11 +327,12 @@ func getStatus(t testing.TB, base string) multiarchive.Status {
 	return st
 }
 
-// metricValue returns the value of the first /metrics series of a name
-// whose line contains every one of labels (e.g. `kind="internal"`).
-func metricValue(t testing.TB, base, name string, labels ...string) float64 {
+// metricValues returns the values of the /metrics series of a name whose
+// line contains every one of labels (e.g. `kind="internal"`), in order.
+func metricValues(t testing.TB, base, name string, labels ...string) []float64 {
 	t.Helper()
 	_, text := httpGet(t, base+"/metrics")
+	var out []float64
 lines:
 	for _, line := range strings.Split(text, "\n") {
 		rest, ok := strings.CutPrefix(line, name)
@@ -367,10 +349,31 @@ lines:
 		if err != nil {
 			t.Fatalf("metric line %q: %v", line, err)
 		}
-		return v
+		out = append(out, v)
 	}
-	t.Fatalf("no metric %s%v in /metrics", name, labels)
-	return 0
+	return out
+}
+
+// metricValue returns the value of the first /metrics series of a name
+// whose line contains every one of labels; there must be one.
+func metricValue(t testing.TB, base, name string, labels ...string) float64 {
+	t.Helper()
+	vs := metricValues(t, base, name, labels...)
+	if len(vs) == 0 {
+		t.Fatalf("no metric %s%v in /metrics", name, labels)
+	}
+	return vs[0]
+}
+
+// metricSum is the sum of the values of the /metrics series of a name
+// whose line contains every one of labels (0 when there are none).
+func metricSum(t testing.TB, base, name string, labels ...string) float64 {
+	t.Helper()
+	sum := 0.0
+	for _, v := range metricValues(t, base, name, labels...) {
+		sum += v
+	}
+	return sum
 }
 
 func httpGet(t testing.TB, url string) (int, string) {
@@ -478,6 +481,19 @@ func startAs(t testing.TB, uid, gid uint32, args ...string) *testServer {
 	}
 	s.watch(t, done)
 	return s
+}
+
+// startUnprivileged runs the server where file modes bind it: as root (who
+// reads everything, CAP_DAC_OVERRIDE) the binary as the user nobody,
+// otherwise in this process.
+func startUnprivileged(t testing.TB, args ...string) *testServer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return startLogged(t, args...)
+	}
+	uid, gid := nobody(t)
+	t.Logf("running as root: the server runs as nobody (uid %d) so that modes are enforced", uid)
+	return startAs(t, uid, gid, args...)
 }
 
 // publicTempDir is t.TempDir made reachable by every user.

@@ -201,9 +201,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("peak RSS %d MB", peak/1024)
 	}
 	mustHealthy(t, srv.base)
-	for _, l := range srv.logs.atLeast("ERROR") {
-		t.Errorf("logged at error level: %s", l)
-	}
+	srv.logs.noErrors(t)
 }
 
 // loadRequest sends one random request and checks its answer.
@@ -262,7 +260,7 @@ func loadRequest(client *http.Client, base string, rng *rand.Rand, st *loadStats
 	case err != nil:
 		fail = "reading the answer: " + err.Error()
 	case resp.StatusCode != 200:
-		fail = fmt.Sprintf("%d: %s", resp.StatusCode, tailString(string(b), 200))
+		fail = fmt.Sprintf("%d: %s", resp.StatusCode, pcptest.Tail(string(b), 200))
 	case kind == "read-samples":
 		if _, err := adapter.DecodeReadResponse(b); err != nil {
 			fail = err.Error()
@@ -273,7 +271,7 @@ func loadRequest(client *http.Client, base string, rng *rand.Rand, st *loadStats
 		}
 	default:
 		if !bytes.HasPrefix(b, []byte(`{"status":"success"`)) {
-			fail = tailString(string(b), 200)
+			fail = pcptest.Tail(string(b), 200)
 		}
 	}
 	st.note(kind, resp.StatusCode, d, fail)

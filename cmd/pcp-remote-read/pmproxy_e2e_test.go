@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,7 +23,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/pcp-remote-read/pcp-remote-read/archive"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
@@ -108,15 +109,9 @@ func startPmproxy(t *testing.T, work string) string {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	showLog := func() string { b, _ := os.ReadFile(logFile); return tailString(string(b), 3000) }
+	showLog := func() string { b, _ := os.ReadFile(logFile); return pcptest.Tail(string(b), 3000) }
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		pcptest.Terminate(cmd.Process, exited, syscall.SIGTERM, 10*time.Second)
 		if t.Failed() {
 			t.Logf("pmproxy log:\n%s", showLog())
 		}
@@ -154,11 +149,11 @@ func scrapePmproxy(t *testing.T, base string, names []string) pmproxyScrape {
 	resp.Body.Close()
 	s.end = time.Now()
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("pmproxy /metrics: %d %v\n%s", resp.StatusCode, err, tailString(string(body), 2000))
+		t.Fatalf("pmproxy /metrics: %d %v\n%s", resp.StatusCode, err, pcptest.Tail(string(body), 2000))
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	if s.families, err = p.TextToMetricFamilies(strings.NewReader(string(body))); err != nil {
-		t.Fatalf("pmproxy /metrics is not valid exposition text: %v\n%s", err, tailString(string(body), 2000))
+		t.Fatalf("pmproxy /metrics is not valid exposition text: %v\n%s", err, pcptest.Tail(string(body), 2000))
 	}
 	for _, line := range strings.Split(string(body), "\n") {
 		f := strings.Fields(line)
@@ -202,25 +197,6 @@ func (s pmproxyScrape) series(t *testing.T, prom string) []pmproxySeries {
 		out = append(out, pmproxySeries{ls, v})
 	}
 	return out
-}
-
-// pxLabelKey is a label set as text, sorted by name.
-func pxLabelKey(ls map[string]string) string {
-	names := make([]string, 0, len(ls))
-	for n := range ls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, n := range names {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", n, ls[n])
-	}
-	b.WriteByte('}')
-	return b.String()
 }
 
 func without(ls map[string]string, names ...string) map[string]string {
@@ -346,7 +322,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 
 	// Scrape once the archive has a record (a prev for the first scrape).
 	pmlogStart := time.Now()
-	waitArchiveRecord(t, logger)
+	logger.WaitRecord(t)
 	time.Sleep(300 * time.Millisecond)
 	scrapes := []pmproxyScrape{scrapePmproxy(t, proxy, pmproxyMetrics)}
 	time.Sleep(3 * time.Second)
@@ -408,7 +384,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 	if q.ResultType != "matrix" {
 		t.Fatalf("range selector: result type %s", q.ResultType)
 	}
-	samples := map[string]*ourSeries{} // by pxLabelKey, __name__ included
+	samples := map[string]*ourSeries{} // by labelKey, __name__ included
 	for _, r := range q.Result {
 		s := &ourSeries{labels: without(r.Metric, "__name__")}
 		for _, p := range r.Values {
@@ -420,7 +396,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 			}
 			s.points = append(s.points, ourPoint{int64(math.Round(ts * 1000)), v})
 		}
-		samples[pxLabelKey(r.Metric)] = s
+		samples[labelKey(r.Metric)] = s
 	}
 
 	var diffs []string
@@ -438,7 +414,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 			labels  map[string]string
 			scrapes []int
 		}
-		theirs := map[string]map[string]*theirSet{} // instid -> pxLabelKey -> set
+		theirs := map[string]map[string]*theirSet{} // instid -> labelKey -> set
 		for i, s := range scrapes {
 			for _, ps := range s.series(t, prom) {
 				if h := ps.labels["hostname"]; h != "" {
@@ -451,7 +427,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 				if theirs[id] == nil {
 					theirs[id] = map[string]*theirSet{}
 				}
-				k := pxLabelKey(ps.labels)
+				k := labelKey(ps.labels)
 				ts := theirs[id][k]
 				if ts == nil {
 					ts = &theirSet{labels: ps.labels}
@@ -466,19 +442,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 		for _, ls := range ours[prom] {
 			mine[ls["instid"]] = append(mine[ls["instid"]], ls)
 		}
-		ids := map[string]bool{}
-		for id := range theirs {
-			ids[id] = true
-		}
-		for id := range mine {
-			ids[id] = true
-		}
-		sorted := make([]string, 0, len(ids))
-		for id := range ids {
-			sorted = append(sorted, id)
-		}
-		sort.Strings(sorted)
-		for _, id := range sorted {
+		for _, id := range unionKeys(theirs, mine) {
 			inst := "(singular)"
 			if id != "" {
 				inst = "instid " + id
@@ -488,7 +452,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 			case len(th) == 0:
 				// Ours only: allowed if it was absent around each scrape.
 				for _, ls := range my {
-					s := samples[pxLabelKey(withName(ls, prom))]
+					s := samples[labelKey(withName(ls, prom))]
 					churn := s != nil
 					for _, sc := range scrapes {
 						if s == nil {
@@ -498,18 +462,18 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 						churn = churn && (prev == nil || next == nil)
 					}
 					if churn {
-						t.Logf("%s %s: only ours, %s; it came or went while the test ran", prom, inst, pxLabelKey(ls))
+						t.Logf("%s %s: only ours, %s; it came or went while the test ran", prom, inst, labelKey(ls))
 					} else {
-						diff("%s %s: we serve %s, pmproxy never gave this instance", prom, inst, pxLabelKey(ls))
+						diff("%s %s: we serve %s, pmproxy never gave this instance", prom, inst, labelKey(ls))
 					}
 				}
 				continue
 			case len(my) == 0:
 				for _, ts := range th {
 					if len(ts.scrapes) < len(scrapes) {
-						t.Logf("%s %s: only pmproxy's scrape %v has it, %s; it came or went while the test ran", prom, inst, ts.scrapes, pxLabelKey(ts.labels))
+						t.Logf("%s %s: only pmproxy's scrape %v has it, %s; it came or went while the test ran", prom, inst, ts.scrapes, labelKey(ts.labels))
 					} else {
-						diff("%s %s: pmproxy gives %s in every scrape, we do not serve this instance", prom, inst, pxLabelKey(ts.labels))
+						diff("%s %s: pmproxy gives %s in every scrape, we do not serve this instance", prom, inst, labelKey(ts.labels))
 					}
 				}
 				continue
@@ -521,7 +485,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 				}
 				var mk []string
 				for _, ls := range my {
-					mk = append(mk, pxLabelKey(ls))
+					mk = append(mk, labelKey(ls))
 				}
 				diff("%s %s: several label sets: pmproxy %v, ours %v", prom, inst, tk, mk)
 				continue
@@ -540,19 +504,19 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 		// Values.
 		for i, sc := range scrapes {
 			for _, ps := range sc.series(t, prom) {
-				s := samples[pxLabelKey(withName(ps.labels, prom))]
+				s := samples[labelKey(withName(ps.labels, prom))]
 				if s == nil {
 					continue // a label difference, reported above
 				}
 				prev, next := s.around(sc.start.UnixMilli(), sc.end.UnixMilli()+100)
 				if prev == nil || next == nil {
-					t.Logf("%s %s scrape %d: no sample of ours before and after it (prev %v, next %v)", prom, pxLabelKey(ps.labels), i, prev, next)
+					t.Logf("%s %s scrape %d: no sample of ours before and after it (prev %v, next %v)", prom, labelKey(ps.labels), i, prev, next)
 					continue
 				}
 				nValues++
 				v := ps.value
 				where := fmt.Sprintf("%s%s scrape %d (%s .. %s): pmproxy %v, ours %v at %s and %v at %s",
-					prom, pxLabelKey(ps.labels), i, sc.start.Format("15:04:05.000"), sc.end.Format("15:04:05.000"),
+					prom, labelKey(ps.labels), i, sc.start.Format("15:04:05.000"), sc.end.Format("15:04:05.000"),
 					v, prev.v, time.UnixMilli(prev.t).Format("15:04:05.000"), next.v, time.UnixMilli(next.t).Format("15:04:05.000"))
 				eq := func(a, b float64) bool { return valuesEqual(d.typ, a, b) }
 				switch {
@@ -602,7 +566,7 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 	for _, prom := range proms {
 		want := map[string]bool{}
 		for _, ls := range ours[prom] {
-			want[pxLabelKey(ls)] = true
+			want[labelKey(ls)] = true
 		}
 		d := descs[prom]
 		agent := pmdaNames[d.domain()]
@@ -615,10 +579,10 @@ func TestPmproxyLabelsAndValues(t *testing.T) {
 		for _, ls := range agentOurs[prom] {
 			nAgent++
 			if d.name != "" && ls["agent"] != agent {
-				diff("--labels.agent: %s%s: agent %q, want %q", prom, pxLabelKey(ls), ls["agent"], agent)
+				diff("--labels.agent: %s%s: agent %q, want %q", prom, labelKey(ls), ls["agent"], agent)
 			}
-			if !want[pxLabelKey(without(ls, "agent"))] {
-				diff("--labels.agent: %s%s: without agent not a series of the server without the flag", prom, pxLabelKey(ls))
+			if !want[labelKey(without(ls, "agent"))] {
+				diff("--labels.agent: %s%s: without agent not a series of the server without the flag", prom, labelKey(ls))
 			}
 		}
 	}
@@ -636,28 +600,28 @@ func withName(ls map[string]string, name string) map[string]string {
 	return out
 }
 
+// unionKeys is every key of a or b, sorted.
+func unionKeys[A, B any](a map[string]A, b map[string]B) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // compareLabels reports every label whose value differs between a pmproxy
 // label set and ours.
 func compareLabels(prom, inst string, theirs, ours map[string]string, diff func(string, ...any)) {
-	names := map[string]bool{}
-	for n := range theirs {
-		names[n] = true
-	}
-	for n := range ours {
-		names[n] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
 	show := func(ls map[string]string, n string) string {
 		if v, ok := ls[n]; ok {
 			return strconv.Quote(v)
 		}
 		return "<absent>"
 	}
-	for _, n := range sorted {
+	for _, n := range unionKeys(theirs, ours) {
 		tv, tok := theirs[n]
 		ov, ook := ours[n]
 		if tok != ook || tv != ov {
@@ -680,27 +644,6 @@ func valuesEqual(typ string, a, b float64) bool {
 		rel = 2e-15
 	}
 	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b))
-}
-
-// waitArchiveRecord waits until pmlogger's archive holds a record.
-func waitArchiveRecord(t *testing.T, p *pcptest.Pmlogger) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if done, err := p.Exited(); done {
-			t.Fatalf("pmlogger exited: %v\n%s", err, p.LogText())
-		}
-		if a, err := archive.Open(p.Base); err == nil {
-			r := a.NewReader(archive.ReaderOptions{})
-			ok := r.Next()
-			r.Close()
-			if ok {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no record from pmlogger in 15s\n%s", p.LogText())
-		}
-	}
 }
 
 // dashboards runs over our API what a dashboard written for
@@ -776,12 +719,12 @@ func dashboards(t *testing.T, base, host string, last pmproxyScrape, start, end 
 			want = withName(s.labels, "kernel_all_load")
 		}
 	}
-	if len(r.Result) != 1 || want == nil || pxLabelKey(r.Result[0].Metric) != pxLabelKey(want) {
+	if len(r.Result) != 1 || want == nil || labelKey(r.Result[0].Metric) != labelKey(want) {
 		var got []string
 		for _, s := range r.Result {
-			got = append(got, pxLabelKey(s.Metric))
+			got = append(got, labelKey(s.Metric))
 		}
-		t.Errorf("%s: %v, want pmproxy's %v", q, got, pxLabelKey(want))
+		t.Errorf("%s: %v, want pmproxy's %v", q, got, labelKey(want))
 	}
 
 	rng := url.Values{"start": {secs(start)}, "end": {secs(end)}}

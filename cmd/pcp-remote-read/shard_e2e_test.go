@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,21 +46,7 @@ type shard struct {
 // readRequests counts the remote-read requests a shard has answered.
 func readRequests(t *testing.T, base string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	n := 0.0
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "pcp_remote_read_http_requests_total{") && strings.Contains(line, `handler="read"`) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			n += v
-		}
-	}
-	return n
+	return metricSum(t, base, "pcp_remote_read_http_requests_total", `handler="read"`)
 }
 
 // remoteReadEntries is the YAML for pcptest.StartPrometheus' extra

@@ -139,7 +139,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not ready over TLS; log:\n%s", tailString(logs.String(), 3000))
+			t.Fatalf("not ready over TLS; log:\n%s", pcptest.Tail(logs.String(), 3000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -158,7 +158,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		{"right credentials", "/api/v1/query?" + query, user, password, 200},
 	} {
 		if code, body := get(base+c.path, c.user, c.pass); code != c.want {
-			t.Errorf("%s: %d, want %d: %s", c.name, code, c.want, tailString(body, 200))
+			t.Errorf("%s: %d, want %d: %s", c.name, code, c.want, pcptest.Tail(body, 200))
 		}
 	}
 	// Plain HTTP to the TLS port is refused.
@@ -166,7 +166,7 @@ func TestTLSAndBasicAuth(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 400 || strings.Contains(string(b), "success") {
-			t.Errorf("plain HTTP: %d %s", resp.StatusCode, tailString(string(b), 200))
+			t.Errorf("plain HTTP: %d %s", resp.StatusCode, pcptest.Tail(string(b), 200))
 		}
 	}
 	// A client that does not trust the CA cannot connect.
@@ -221,7 +221,5 @@ func TestTLSAndBasicAuth(t *testing.T) {
 			}
 		})
 	}
-	for _, l := range logs.atLeast("ERROR") {
-		t.Errorf("logged at error level: %s", l)
-	}
+	logs.noErrors(t)
 }

@@ -95,18 +95,12 @@ func PMCD(t testing.TB) {
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		Terminate(cmd.Process, exited, syscall.SIGTERM, 10*time.Second)
 		os.RemoveAll(dir)
 	}
 	pmcdLog := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "pmcd.log"))
-		return tail(string(b), 2000)
+		return Tail(string(b), 2000)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if pmcdAnswers() {
@@ -168,12 +162,7 @@ func (p *Pmlogger) Stop() error {
 	if done, err := p.Exited(); done {
 		return err
 	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
+	if Terminate(p.cmd.Process, p.done, os.Interrupt, 10*time.Second) {
 		return errors.New("pmlogger ignored SIGINT for 10s; killed")
 	}
 	// pmlogger exits 0 after SIGINT; a signal status is no failure either.
@@ -187,5 +176,5 @@ func (p *Pmlogger) Stop() error {
 // LogText returns pmlogger's log, for failure messages.
 func (p *Pmlogger) LogText() string {
 	b, _ := os.ReadFile(p.Log)
-	return tail(string(b), 3000)
+	return Tail(string(b), 3000)
 }

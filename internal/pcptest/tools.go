@@ -69,11 +69,20 @@ func FreePort(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// WaitReady polls url until it answers 200 or the timeout passes.
-func WaitReady(t testing.TB, url string, timeout time.Duration) {
+// WaitReady polls url until it answers 200 or the timeout passes. exited,
+// when not nil, receives the exit code of the server behind url: a server
+// that ends before it is ready fails the test at once (the code is put back
+// for whoever stops the server).
+func WaitReady(t testing.TB, url string, timeout time.Duration, exited chan int) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		select {
+		case code := <-exited:
+			exited <- code
+			t.Fatalf("server exited with %d before it was ready", code)
+		default:
+		}
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
@@ -81,7 +90,7 @@ func WaitReady(t testing.TB, url string, timeout time.Duration) {
 				return
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready after %v", url, timeout)
 }
@@ -125,17 +134,19 @@ remote_read:
 		log.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
-			t.Logf("prometheus log:\n%s", tail(string(b), 3000))
+			t.Logf("prometheus log:\n%s", Tail(string(b), 3000))
 		}
 	})
 	base := "http://" + addr
-	WaitReady(t, base+"/-/ready", 30*time.Second)
+	WaitReady(t, base+"/-/ready", 30*time.Second, nil)
 	return base
 }
 
-func tail(s string, n int) string {
+// Tail is the last n bytes of s, marked "..." when s is longer: a log's
+// end, for a failure message.
+func Tail(s string, n int) string {
 	if len(s) > n {
-		return s[len(s)-n:]
+		return "..." + s[len(s)-n:]
 	}
 	return s
 }
@@ -147,6 +158,7 @@ type APIResponse struct {
 	ErrorType string          `json:"errorType"`
 	Error     string          `json:"error"`
 	Warnings  []string        `json:"warnings"`
+	Infos     []string        `json:"infos"`
 }
 
 // QueryResult is the data of a query or query_range answer.
