@@ -349,10 +349,7 @@ func TestLivePmlogger(t *testing.T) {
 	if got := strings.Join(final.archives, ","); got != "live1,live2,live3" {
 		t.Fatalf("archives %s, want live1,live2,live3", got)
 	}
-	fresh, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := pcptest.OpenSet(t, multiarchive.Options{}, dir)
 	if disk := readTimeline(t, fresh, "fresh Set at the end"); fmt.Sprint(disk.order) != fmt.Sprint(final.order) {
 		t.Fatalf("the long-lived Set reads %d records, a fresh one %d", len(final.order), len(disk.order))
 	}
@@ -486,10 +483,7 @@ func replayCreation(t *testing.T, src string) {
 		}
 	}
 	copyFiles("live1")
-	s, err := multiarchive.Open(multiarchive.Options{Paths: []string{d}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := pcptest.OpenSet(t, multiarchive.Options{}, d)
 	readTimeline(t, s, "live1 alone")
 	// prefix returns the first n records (the label is one) of a file.
 	prefix := func(suffix string, n int) []byte {

@@ -46,10 +46,7 @@ func checkOverlaps(t *testing.T, h multiarchive.HostStatus, atLeast int) {
 // vm made at the same time (one per format), each overlapping every other:
 // all 55 pairs are reported, not the 10 pairs of neighbours.
 func TestOverlapsEveryPair(t *testing.T) {
-	s, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/archives"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/archives")
 	for _, h := range s.Status().Hosts {
 		if h.Host == "vm" {
 			checkOverlaps(t, h, 55)
@@ -89,10 +86,7 @@ func TestOverlapsMergedDay(t *testing.T) {
 			t.Fatalf("pmlogextract: %v\n%s", err, out)
 		}
 	}
-	s, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := pcptest.OpenSet(t, multiarchive.Options{}, dir)
 	st := s.Status()
 	if len(st.Hosts) != 1 || len(st.Hosts[0].Archives) != 1+len(pieces) {
 		t.Fatalf("status: %+v", st.Hosts)
@@ -239,10 +233,7 @@ func TestStatusWhileGrowing(t *testing.T) {
 	copyPrefix(t, src+".meta", base+".meta", -1)
 	copyPrefix(t, src+".index", base+".index", 808+4*32)
 	copyPrefix(t, src+".0", base+".0", ends[3])
-	s, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := pcptest.OpenSet(t, multiarchive.Options{}, dir)
 	vol, err := os.ReadFile(src + ".0")
 	if err != nil {
 		t.Fatal(err)

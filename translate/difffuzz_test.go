@@ -120,4 +120,3 @@ func FuzzTableEqualsDirect(f *testing.F) {
 		}
 	})
 }
-

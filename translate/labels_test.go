@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -19,10 +20,7 @@ import (
 // has no credential labels on its TCP connection; from 6.2.2 it merges
 // domain and cluster too (Options.AgentLabels).
 func TestLabelsAsPmproxy(t *testing.T) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/pcp-qa/sample-labels"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/pcp-qa/sample-labels")
 	base := map[string]string{"hostname": "shard", "domainname": "localdomain", "machineid": "295b16e3b6074cc8bdbda8bf96f6930a",
 		"latitude": "-25.28496", "longitude": "152.87886"}
 	with := func(extra map[string]string) labels.Labels {

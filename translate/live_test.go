@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -75,10 +76,7 @@ func liveGrows(t *testing.T, src string, tail int64) {
 	prev := 0
 	for i, cut := range steps {
 		copyFile(t, src+".0", vol, cut)
-		direct, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		direct := pcptest.OpenSet(t, multiarchive.Options{}, dir)
 		want, wn := fingerprint(t, direct, false)
 		direct.Close()
 		if wn <= prev {
@@ -177,10 +175,7 @@ func fingerprintIn(t *testing.T, set *multiarchive.Set, chunked bool, mint, maxt
 // series longer than a chunk, for windows that cut chunks and archives.
 func TestChunksMatchSamples(t *testing.T) {
 	for _, dir := range []string{"../testdata/demo", "../testdata/archives/v3-multivol", "../testdata/archives/v2-merged"} {
-		plain, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain := pcptest.OpenSet(t, multiarchive.Options{}, dir)
 		tdir := t.TempDir()
 		tables, err := multiarchive.Open(multiarchive.Options{Paths: []string{dir}, TableDir: tdir, TableSync: true})
 		if err != nil {

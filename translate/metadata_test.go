@@ -5,15 +5,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
 
 func TestMetadata(t *testing.T) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/archives/v3-basic", "../testdata/demo"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/archives/v3-basic", "../testdata/demo")
 	st := translate.New(set, translate.Options{})
 	all, warns, err := st.Metadata(context.Background(), "")
 	if err != nil || len(warns) > 0 {

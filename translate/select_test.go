@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -20,10 +21,7 @@ func m(t labels.MatchType, name, value string) *labels.Matcher {
 // absent label equals "", regexes are anchored, != and !~ work on every
 // label including __name__, and non-numeric metrics are not series.
 func TestSelectMatchers(t *testing.T) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/archives/v2-basic"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/archives/v2-basic")
 	host := set.Hosts()[0].Host
 	q, _ := translate.New(set, translate.Options{}).Querier(math.MinInt64, math.MaxInt64)
 	for _, c := range []struct {
@@ -78,10 +76,7 @@ func TestSelectMatchers(t *testing.T) {
 // TestSelectWindow checks that hints narrow the window and that the limit on
 // samples is an error the adapter can report.
 func TestSelectWindow(t *testing.T) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/archives/v2-basic"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/archives/v2-basic")
 	count := func(st *translate.Storage, mint, maxt int64, h *storage.SelectHints) (int, error) {
 		q, _ := st.Querier(mint, maxt)
 		ss := q.Select(context.Background(), false, h, m(labels.MatchEqual, "__name__", "kernel_all_load"), m(labels.MatchEqual, "instid", "1"))

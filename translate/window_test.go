@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -219,10 +220,7 @@ func diffSeries(got, want map[string][]point) string {
 // reaches the next archive, and a range query's points do not change when
 // its end moves into the next day.
 func TestArchiveEndInPromQL(t *testing.T) {
-	set, err := multiarchive.Open(multiarchive.Options{Paths: []string{"../testdata/demo/demo-db1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/demo/demo-db1")
 	st := translate.New(set, translate.Options{})
 	eng := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e7, Timeout: time.Minute, LookbackDelta: 5 * time.Minute})
 	const sel = `kernel_all_load{instname="1 minute",hostname="demo-db1"}`
