@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -130,28 +129,6 @@ func readTimeline(t *testing.T, s *multiarchive.Set, what string) liveRead {
 	return lr
 }
 
-// waitRecord waits until pmlogger's archive has a data record, reading it
-// directly (not through a Set).
-func waitRecord(t *testing.T, p *pcptest.Pmlogger) {
-	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if done, err := p.Exited(); done {
-			t.Fatalf("pmlogger exited: %v\n%s", err, p.LogText())
-		}
-		if a, err := archive.Open(p.Base); err == nil {
-			r := a.NewReader(archive.ReaderOptions{})
-			ok := r.Next()
-			r.Close()
-			if ok {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no record from pmlogger in 15s\n%s", p.LogText())
-		}
-	}
-}
-
 // liveWatch follows what the long-lived Set returns poll after poll.
 type liveWatch struct {
 	t     *testing.T
@@ -222,24 +199,6 @@ func (w *liveWatch) pollFor(d time.Duration, done func(liveRead) bool) liveRead 
 	}
 }
 
-// logBuffer collects a Set's log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestLivePmlogger reads a directory while pmlogger writes it: growing data,
 // volume switches every few seconds, pmlogger restarts into new archives.
 // One long-lived Set, like the server's, must return new records within 2 s
@@ -299,8 +258,8 @@ func TestLivePmlogger(t *testing.T) {
 	// The Set is opened once the first archive has a record, as a server
 	// started on an existing directory would be.
 	p1 := start("live1")
-	waitRecord(t, p1)
-	var logs logBuffer
+	p1.WaitRecord(t)
+	var logs pcptest.LogBuffer
 	set, err := multiarchive.Open(multiarchive.Options{
 		Paths:  []string{dir},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -333,7 +292,7 @@ func TestLivePmlogger(t *testing.T) {
 	time.Sleep(idleGap)
 	stop(loggers[1])
 	p3 := start("live3")
-	waitRecord(t, p3)
+	p3.WaitRecord(t)
 	resumed := time.Now()
 	lr = w.poll()
 	if !shows(3)(lr) {
