@@ -126,7 +126,10 @@ bench-scale:
 	PCP_SCALE_DIR=$(abspath $(SCALE_DIR)) $(GO) test -count=1 -timeout 30m -run '^$$' -bench Scale -benchmem ./multiarchive/
 
 fuzz:
-	for t in FuzzLabel FuzzMeta FuzzRecord FuzzSameLayout FuzzArchive FuzzFloats FuzzXZ FuzzLZMA2; do \
+	for t in FuzzXZ FuzzLZMA2; do \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./internal/xz/ || exit 1; \
+	done
+	for t in FuzzLabel FuzzMeta FuzzRecord FuzzSameLayout FuzzArchive FuzzFloats; do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x ./archive/ || exit 1; \
 	done
 

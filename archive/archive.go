@@ -59,7 +59,7 @@ func (a *Archive) checkIndex() error {
 	if a.Files.Index == "" {
 		return nil
 	}
-	src, err := openSource(a.Files.Index)
+	src, err := openSource(a.Files.Index, a.Files.XZ)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func OpenFiles(files Files) (*Archive, error) {
 	if len(files.Volumes) == 0 {
 		return nil, fmt.Errorf("%s: no data volumes for this archive", files.Base)
 	}
-	src, err := openSource(files.Meta)
+	src, err := openSource(files.Meta, files.XZ)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (a *Archive) loadMeta(buf []byte) error {
 
 // loadIndex reads and decodes the whole .index file.
 func (a *Archive) loadIndex() ([]IndexEntry, error) {
-	src, err := openSource(a.Files.Index)
+	src, err := openSource(a.Files.Index, a.Files.XZ)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (a *Archive) loadIndex() ([]IndexEntry, error) {
 
 // volumeLabel reads and checks the label of a data volume.
 func (a *Archive) volumeLabel(vf VolumeFile) error {
-	src, err := openSource(vf.Path)
+	src, err := openSource(vf.Path, a.Files.XZ)
 	if err != nil {
 		return err
 	}
@@ -214,8 +214,9 @@ func (a *Archive) Refresh() error {
 	if err != nil {
 		return err
 	}
+	files.XZ = a.Files.XZ
 	a.Files = files
-	src, err := openSource(files.Meta)
+	src, err := openSource(files.Meta, files.XZ)
 	if err != nil {
 		return err
 	}
@@ -506,7 +507,7 @@ func (r *Reader) openVolume() bool {
 		return false
 	}
 	vf := r.a.Files.Volumes[r.vi]
-	src, err := openSource(vf.Path)
+	src, err := openSource(vf.Path, r.a.Files.XZ)
 	if err == nil {
 		r.vr = newVolumeReader(src, vf.Path)
 		if err = r.a.checkVolumeLabel(r.vr, vf); err == nil {
@@ -569,7 +570,7 @@ func (r *Reader) Close() error {
 // metadata: the .meta label and, when there is one, the index (a small
 // file). The index's last entry gives an estimate of the archive's end.
 func Probe(files Files) (Label, []IndexEntry, error) {
-	src, err := openSource(files.Meta)
+	src, err := openSource(files.Meta, files.XZ)
 	if err != nil {
 		return Label{}, nil, err
 	}

@@ -96,7 +96,7 @@ func benchReader(b *testing.B, name string, floats bool) {
 	a := mustOpen(b, name)
 	size := int64(0)
 	for _, vf := range a.Files.Volumes {
-		src, err := openSource(vf.Path)
+		src, err := openSource(vf.Path, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,12 +7,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
+	ulxz "github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -42,8 +45,9 @@ type source interface {
 	Close() error
 }
 
-// openSource opens path, decompressing by its suffix.
-func openSource(path string) (source, error) {
+// openSource opens path, decompressing by its suffix; multi-block .xz files
+// are read through dec (Files.XZ), or defaultXZ when it is nil.
+func openSource(path string, dec *xz.Decoder) (source, error) {
 	_, suffix := SplitCompress(path)
 	if suffix == "" {
 		f, err := openFile(path)
@@ -59,7 +63,7 @@ func openSource(path string) (source, error) {
 		// Multi-block .xz files are read through their block index;
 		// anything else openXZ turns down (one block, BCJ or delta
 		// filters, a damaged index) is streamed as before.
-		x, err := openXZ(path)
+		x, err := openXZ(path, dec)
 		if err == nil {
 			return x, nil
 		}
@@ -109,6 +113,72 @@ func fileKind(m os.FileMode) string {
 	return "not a plain file"
 }
 
+// defaultXZ is the decoder of the archives whose Files.XZ is nil, made
+// once, on first use: one background block decode per CPU and one pool of
+// block buffers, shared by every such archive of the process, as before the
+// codec moved to internal/xz.
+//
+// It is still process-wide state, kept on purpose as the least intrusive
+// step: the bound is meant to span all the archives a process reads, and
+// archives are opened from many places (Open, OpenFiles, Probe, ScanTail,
+// and through them multiarchive's discovery and cache), which would
+// otherwise all have to be handed the same decoder. The codec holds no
+// state of its own; a caller that owns the limits (a server making one
+// Decoder at startup) sets Files.XZ, and then this default is not made.
+var defaultXZ = sync.OnceValue(func() *xz.Decoder {
+	return xz.NewDecoder(xz.Options{MaxConcurrent: runtime.GOMAXPROCS(0)})
+})
+
+// xzSource is a multi-block .xz file read through its block index
+// (internal/xz), decoding only the blocks reads touch. Its errors name the
+// file.
+type xzSource struct {
+	path string
+	f    *os.File
+	x    *xz.ReaderAt
+}
+
+// openXZ opens path for random access through dec (nil: defaultXZ), or
+// says why it cannot: a file with a single block (nothing to gain), an
+// unsupported filter or check, or a missing or damaged index. The caller
+// then streams it.
+func openXZ(path string, dec *xz.Decoder) (*xzSource, error) {
+	if dec == nil {
+		dec = defaultXZ()
+	}
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	x, err := dec.NewReaderAt(f, fi.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &xzSource{path: path, f: f, x: x}, nil
+}
+
+func (s *xzSource) ReadAt(p []byte, off int64) (int, error) {
+	n, err := s.x.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", s.path, err)
+	}
+	return n, err
+}
+
+func (s *xzSource) size() (int64, bool) { return s.x.Size(), true }
+
+// Close stops the background decodes before closing the file they read.
+func (s *xzSource) Close() error {
+	s.x.Close()
+	return s.f.Close()
+}
+
 type plainSource struct{ f *os.File }
 
 func (p *plainSource) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
@@ -154,7 +224,7 @@ func decompressor(f io.Reader, suffix string) (io.Reader, io.Closer, error) {
 	br := &byteReader{r: f}
 	switch suffix {
 	case ".xz":
-		r, err := xz.NewReader(br)
+		r, err := ulxz.NewReader(br)
 		return r, nil, err
 	case ".lzma":
 		r, err := lzma.NewReader(br)

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
 )
 
 // Files names the files of one archive on disk.
@@ -15,6 +17,15 @@ type Files struct {
 	Meta    string       // path of .meta (possibly compressed)
 	Index   string       // path of .index, "" if there is none
 	Volumes []VolumeFile // data volumes in numeric order; numbers may have gaps
+
+	// XZ reads the archive's multi-block .xz files: its Options bound
+	// the blocks decoded in the background, and its pool of block buffers
+	// is shared, by all the archives given the same Decoder. Nil is the
+	// package's default (defaultXZ: one background decode per CPU, for
+	// the whole process). FindFiles and FilesFromNames leave it nil;
+	// Refresh keeps it. It rides on Files because Files reaches every way
+	// in (OpenFiles, Probe, ScanTail, and an Archive's Readers).
+	XZ *xz.Decoder
 }
 
 // VolumeFile is one data volume.

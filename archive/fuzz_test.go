@@ -45,7 +45,7 @@ func loadSeeds(f *testing.F) []seedFiles {
 			if p == "" {
 				return nil
 			}
-			src, err := openSource(p)
+			src, err := openSource(p, nil)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -373,7 +373,7 @@ func TestFuzzSeedsDecode(t *testing.T) {
 		}
 		a := mustOpen(t, name)
 		for _, vf := range files.Volumes {
-			src, err := openSource(vf.Path)
+			src, err := openSource(vf.Path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -79,7 +79,7 @@ func (a *Archive) lastRecord() (Position, bool) {
 	if isCompressed(vf.Path) {
 		return Position{}, false // its end is known only once decompressed
 	}
-	src, err := openSource(vf.Path)
+	src, err := openSource(vf.Path, a.Files.XZ)
 	if err != nil {
 		return Position{}, false
 	}

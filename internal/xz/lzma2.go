@@ -1,14 +1,14 @@
-package archive
+package xz
 
 import "fmt"
 
 // lzma2Decoder decodes the LZMA2 data of one .xz block
 // (xz file format spec §5.3.1) into one output buffer that holds the whole
 // block: the buffer is also the dictionary, so matches are copies inside it
-// and nothing is kept twice. xzSource decodes whole blocks anyway (xzMaxBlock
-// bounds them), which is what lets it drop the general streaming decoder's
-// window, interfaces and byte-at-a-time input on the path every cold query
-// over a compressed day takes.
+// and nothing is kept twice. ReaderAt decodes whole blocks anyway
+// (Options.MaxBlock bounds them), which is what lets it drop the general
+// streaming decoder's window, interfaces and byte-at-a-time input on the
+// path every cold query over a compressed day takes.
 //
 // LZMA2 is a sequence of chunks, each either stored or LZMA-compressed
 // with a fresh range coder, and each able to reset the dictionary, the
@@ -18,7 +18,7 @@ import "fmt"
 // libpcp rejects is rejected here too.
 //
 // The decoder can stop at any symbol boundary when its output limit is
-// reached and go on later (xzDecoded.fill decodes a block only as far as
+// reached and go on later (decodedBlock.fill decodes a block only as far as
 // reads need).
 type lzma2Decoder struct {
 	in []byte // the block's LZMA2 data
@@ -123,7 +123,7 @@ func (d *lzma2Decoder) decodeTo(out []byte, n, limit int) (int, error) {
 				return n, nil
 			}
 			if d.chunkEnd > d.total {
-				return n, fmt.Errorf("LZMA2 data offset %d: chunk ends at %d, after the block's %d bytes: %w", d.ip, d.chunkEnd, d.total, errXZLonger)
+				return n, fmt.Errorf("LZMA2 data offset %d: chunk ends at %d, after the block's %d bytes: %w", d.ip, d.chunkEnd, d.total, errLonger)
 			}
 		}
 		stop := min(limit, d.chunkEnd)
@@ -160,7 +160,7 @@ func (d *lzma2Decoder) finish(n int) error {
 			return err
 		}
 		if !d.done {
-			return errXZLonger
+			return errLonger
 		}
 	}
 	if d.ip != len(d.in) {

@@ -1,4 +1,4 @@
-package archive
+package xz
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os/exec"
+	"strconv"
 	"testing"
 
 	"github.com/ulikunitz/xz/lzma"
@@ -20,7 +21,7 @@ type lzma2Block struct {
 
 func lzma2Blocks(t testing.TB, xzFile []byte) []lzma2Block {
 	t.Helper()
-	blocks, err := readXZIndex(bytes.NewReader(xzFile), int64(len(xzFile)))
+	blocks, err := readIndex(bytes.NewReader(xzFile), int64(len(xzFile)), DefaultMaxBlock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func lzma2Data(n int) []byte {
 
 // TestLZMA2Encodings decodes what xz makes with every choice of literal
 // context (lc, lp), position bits (pb), dictionary size and preset,
-// through xzSource, and compares with the original bytes.
+// through ReaderAt, and compares with the original bytes.
 func TestLZMA2Encodings(t *testing.T) {
 	if _, err := exec.LookPath("xz"); err != nil {
 		t.Skip("no xz command")
@@ -79,7 +80,7 @@ func TestLZMA2Encodings(t *testing.T) {
 	}
 	for lc := 0; lc <= 4; lc++ {
 		for lp := 0; lc+lp <= 4; lp++ {
-			cases = append(cases, []string{"--lzma2=preset=1,lc=" + itoa(lc) + ",lp=" + itoa(lp) + ",pb=" + itoa((lc+lp)%5)})
+			cases = append(cases, []string{"--lzma2=preset=1,lc=" + strconv.Itoa(lc) + ",lp=" + strconv.Itoa(lp) + ",pb=" + strconv.Itoa((lc+lp)%5)})
 		}
 	}
 	for _, args := range cases {
