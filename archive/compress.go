@@ -7,9 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/klauspost/compress/gzip"
@@ -46,7 +44,7 @@ type source interface {
 }
 
 // openSource opens path, decompressing by its suffix; multi-block .xz files
-// are read through dec (Files.XZ), or defaultXZ when it is nil.
+// are read through dec (Files.XZ; nil: see openXZ).
 func openSource(path string, dec *xz.Decoder) (source, error) {
 	_, suffix := SplitCompress(path)
 	if suffix == "" {
@@ -113,22 +111,6 @@ func fileKind(m os.FileMode) string {
 	return "not a plain file"
 }
 
-// defaultXZ is the decoder of the archives whose Files.XZ is nil, made
-// once, on first use: one background block decode per CPU and one pool of
-// block buffers, shared by every such archive of the process, as before the
-// codec moved to internal/xz.
-//
-// It is still process-wide state, kept on purpose as the least intrusive
-// step: the bound is meant to span all the archives a process reads, and
-// archives are opened from many places (Open, OpenFiles, Probe, ScanTail,
-// and through them multiarchive's discovery and cache), which would
-// otherwise all have to be handed the same decoder. The codec holds no
-// state of its own; a caller that owns the limits (a server making one
-// Decoder at startup) sets Files.XZ, and then this default is not made.
-var defaultXZ = sync.OnceValue(func() *xz.Decoder {
-	return xz.NewDecoder(xz.Options{MaxConcurrent: runtime.GOMAXPROCS(0)})
-})
-
 // xzSource is a multi-block .xz file read through its block index
 // (internal/xz), decoding only the blocks reads touch. Its errors name the
 // file.
@@ -138,13 +120,14 @@ type xzSource struct {
 	x    *xz.ReaderAt
 }
 
-// openXZ opens path for random access through dec (nil: defaultXZ), or
+// openXZ opens path for random access through dec (nil: a decoder of its
+// own, with no background decoding: see Files.XZ), or
 // says why it cannot: a file with a single block (nothing to gain), an
 // unsupported filter or check, or a missing or damaged index. The caller
 // then streams it.
 func openXZ(path string, dec *xz.Decoder) (*xzSource, error) {
 	if dec == nil {
-		dec = defaultXZ()
+		dec = xz.NewDecoder(xz.Options{})
 	}
 	f, err := openFile(path)
 	if err != nil {

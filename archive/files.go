@@ -20,9 +20,10 @@ type Files struct {
 
 	// XZ reads the archive's multi-block .xz files: its Options bound
 	// the blocks decoded in the background, and its pool of block buffers
-	// is shared, by all the archives given the same Decoder. Nil is the
-	// package's default (defaultXZ: one background decode per CPU, for
-	// the whole process). FindFiles and FilesFromNames leave it nil;
+	// is shared, by all the archives given the same Decoder; the limits
+	// belong to whoever opens the archives (multiarchive's Set makes one
+	// for its archives). Nil reads each file with a decoder of its own and
+	// no background decoding. FindFiles and FilesFromNames leave it nil;
 	// Refresh keeps it. It rides on Files because Files reaches every way
 	// in (OpenFiles, Probe, ScanTail, and an Archive's Readers).
 	XZ *xz.Decoder

@@ -17,7 +17,9 @@ func currentFiles(f archive.Files) (archive.Files, error) {
 	if unchanged(f) {
 		return f, nil
 	}
-	return archive.FindFiles(f.Base)
+	files, err := archive.FindFiles(f.Base)
+	files.XZ = f.XZ
+	return files, err
 }
 
 func unchanged(f archive.Files) bool {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
 )
 
 // Options configures a Set.
@@ -45,6 +47,9 @@ type Options struct {
 	// TableTail is how many bytes of records past the prefix table of a
 	// host's newest archive make it worth extending (0: 4 MiB).
 	TableTail int64
+	// XZ decodes the archives' multi-block .xz files (internal/xz); nil:
+	// one made for the Set.
+	XZ *xz.Decoder
 }
 
 // Set is every archive under the configured paths, one Timeline per host.
@@ -95,6 +100,11 @@ func Open(opts Options) (*Set, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.XZ == nil {
+		// The Set's archives share one bound on background xz block
+		// decoding, one per CPU, and one pool of block buffers.
+		opts.XZ = xz.NewDecoder(xz.Options{MaxConcurrent: runtime.GOMAXPROCS(0)})
 	}
 	s := &Set{
 		opts:     opts,
@@ -226,6 +236,7 @@ func (s *Set) entry(f found, skipped *[]Skipped) *Entry {
 	if old != nil && old.sameFiles(f.files) {
 		return old
 	}
+	f.files.XZ = s.opts.XZ
 	l, idx, err := archive.Probe(f.files)
 	if err != nil {
 		*skipped = append(*skipped, Skipped{Path: f.files.Base, Reason: err.Error()})
