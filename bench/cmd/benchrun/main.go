@@ -8,7 +8,7 @@
 // Environment (flags override): BENCH_SCALE=full|small, BENCH_SEED,
 // BENCH_REV (build the server from a git revision instead of the working
 // tree), BENCH_WARM (warm repetitions), BENCH_PROFILE=0 (skip pprof),
-// BENCH_SECTIONS (comma list of decode,remote,promql,range,concurrency),
+// BENCH_SECTIONS (comma list of decode,first,remote,promql,range,concurrency),
 // BENCH_NAME (results file name).
 // See bench/README.md.
 package main
@@ -79,7 +79,7 @@ func main() {
 	w, _ := strconv.Atoi(envOr("BENCH_WARM", "5"))
 	flag.IntVar(&warm, "warm", w, "warm repetitions per measurement (each bounded to 60 s)")
 	flag.BoolVar(&profile, "profile", envOr("BENCH_PROFILE", "1") != "0", "CPU-profile our server on the slowest rows")
-	flag.StringVar(&sections, "sections", envOr("BENCH_SECTIONS", "decode,remote,promql,range,concurrency"), "sections to run")
+	flag.StringVar(&sections, "sections", envOr("BENCH_SECTIONS", "decode,first,remote,promql,range,concurrency"), "sections to run")
 	flag.StringVar(&o.results, "results", "bench/results", "results directory")
 	flag.StringVar(&o.name, "name", os.Getenv("BENCH_NAME"), "results file name without extension (default latest, or latest-small)")
 	flag.Parse()
@@ -169,7 +169,7 @@ func benchMain(o options) error {
 		name string
 		f    func() error
 	}{
-		{"decode", b.decode}, {"remote", b.remoteRead}, {"promql", b.promql},
+		{"decode", b.decode}, {"first", b.firstQueries}, {"remote", b.remoteRead}, {"promql", b.promql},
 		{"range", b.ranges}, {"concurrency", b.concurrency},
 	} {
 		if !o.sections[s.name] {

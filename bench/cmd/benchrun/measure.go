@@ -30,11 +30,13 @@ type bench struct {
 	qDay       rrQuery
 	qWeek      rrQuery
 	qHour      rrQuery
+	qDayAll    rrQuery   // every series over the newest (plain) day
 	rangesOne  []rrQuery // one metric over 1x, 4x, 16x
 	rangesAll  []rrQuery // every series over 1x, 4x, 16x
 	promqlExpr string
 	profileReq map[string]func(base string) // row profile key -> one request
 	tables     *tablesInfo                  // nil: the server has no --cache.dir
+	plain      *plainFigures                // libpcp and the pread ceiling over the plain day (decode)
 }
 
 // row is one line of the results table. Ratio is ours / baseline; Higher
@@ -100,6 +102,7 @@ func (b *bench) defineQueries() {
 	b.qDay = rrQuery{Key: "day", Name: "one metric, 1 day", Matchers: one, Start: b.weekEnd + 1 - 24*h, End: b.weekEnd}
 	b.qWeek = rrQuery{Key: "week", Name: "one metric, 7 days", Matchers: one, Start: b.weekStart, End: b.weekEnd}
 	b.qHour = rrQuery{Key: "hour", Name: "all series, 1 hour", Matchers: all, Start: b.weekEnd + 1 - h, End: b.weekEnd}
+	b.qDayAll = rrQuery{Key: "day-all", Name: "all series, 1 day", Matchers: all, Start: b.weekEnd + 1 - 24*h, End: b.weekEnd}
 	for _, r := range []struct {
 		x     string
 		hours int64
@@ -250,6 +253,15 @@ func (b *bench) remoteRead() error {
 				Ours: ours.Cold.Seconds, Base: theirs.Cold.Seconds, BaseName: base, Target: "<= 3", Check: check, Profile: key})
 			b.add(&row{Section: "remote read", Name: fmt.Sprintf("%s, %s, warm", q.Name, tn), Unit: "s",
 				Ours: ours.WarmMed, Base: theirs.WarmMed, BaseName: base, Target: "<= 1", Check: check, Profile: key})
+			if !streamed {
+				// Peak RSS of the process that gave the SAMPLES answers
+				// above (the cold one and the warm repetitions), as the
+				// range rows give it for streamed answers.
+				b.add(&row{Section: "remote read", Name: fmt.Sprintf("%s, %s, peak RSS", q.Name, tn), Unit: "MiB",
+					Ours: float64(ours.PeakRSS) / (1 << 20), Base: float64(theirs.PeakRSS) / (1 << 20), BaseName: base,
+					Check: fmt.Sprintf("ours idle %.0f MiB, TSDB idle %.0f MiB; answer %.1f MB (ours), %.1f MB (TSDB)",
+						float64(ours.IdleRSS)/(1<<20), float64(theirs.IdleRSS)/(1<<20), float64(ours.Cold.Bytes)/1e6, float64(theirs.Cold.Bytes)/1e6)})
+			}
 			if q.Key == b.qWeek.Key && streamed && b.tables != nil {
 				fq := b.tables.FirstQuery
 				c := "equal: " + fq.Content.String()

@@ -77,6 +77,7 @@ func renderMarkdown(r *results) string {
 	}
 	b.WriteString("\nBaselines: decode = libpcp's raw loop (`bench/pcpdecode.c`: pmFetchArchive + pmExtractValue to double), both pinned to CPU 0 (taskset, GOMAXPROCS=1), best of 5 alternating passes; ")
 	b.WriteString("remote read, PromQL, range and concurrency = Prometheus 3.x serving the backfilled TSDB on loopback, same request bytes. ")
+	fmt.Fprintf(&b, "First query rows: the first request of a fresh process on an empty `--cache.dir` of its own (page cache warm), median time of %d such processes and the highest peak RSS of them, VmHWM read as the answer's last byte arrives; baselines the decode rows' libpcp loop over the same plain day (values/s; ours = samples served / wall time, on every CPU) and its pread ceiling (time), and for memory the TSDB's first request. ", firstRuns)
 	b.WriteString("Range rows: the metric (or every series) over the last 6 h (1x), 24 h (4x) and 96 h (16x) of the week, streamed; 16x reaches into the .xz days. ")
 	b.WriteString("Peak RSS is VmHWM of the server process, which serves only that request.\n")
 	b.WriteString("\n")

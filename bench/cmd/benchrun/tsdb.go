@@ -34,6 +34,24 @@ func startOurs(t *tools, ci *corpusInfo, logTag string, extra ...string) (*serve
 	return startServer("pcp-remote-read", t.logFile("ours-"+logTag), t.oursEnv, addr, args...)
 }
 
+// startOursCache starts our server as startOurs does, but with
+// --cache.dir=dir (an empty directory for a first query on an empty
+// cache) instead of the run's tables; a server without --cache.dir gets
+// none, and never has tables.
+func startOursCache(t *tools, ci *corpusInfo, dir, logTag string, extra ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{t.ours, "--web.listen-address=" + addr, "--log.level=warn", "--archive.rescan-interval=0", "--query.timeout=10m"}
+	if t.tableFlag {
+		args = append(args, "--cache.dir="+dir)
+	}
+	args = append(args, extra...)
+	args = append(args, ci.HostDir)
+	return startServer("pcp-remote-read", t.logFile("ours-"+logTag), t.oursEnv, addr, args...)
+}
+
 // startServer starts a server listening on addr and waits until it is ready.
 func startServer(name, logFile string, env []string, addr string, argv ...string) (*server, error) {
 	p, err := startProc(name, logFile, env, argv...)
