@@ -495,8 +495,8 @@ func buildRow(h *multiarchive.HostStatus, t0, t1 int64, id string, ticks []tick)
 
 // The timeline and the archive table are written here rather than by the
 // page template: they are most of the page, and html/template spends
-// microseconds on each action (a page of 50 hosts of a year of daily
-// archives took 0.5 s). Every string that is not a constant of this file
+// microseconds on each action (about 0.5 s for a page of 50 hosts of a
+// year of daily archives). Every string that is not a constant of this file
 // goes through template.HTMLEscapeString, which escapes <, >, &, ' and
 // " (text, and attributes in double quotes); the rest are numbers.
 

@@ -50,9 +50,9 @@ type tableStore struct {
 	// has no table yet. While there are any, the builder works one part
 	// in throttleShare: the query that found no table is waiting for
 	// the CPUs, and a build of the same archive would only halve what it
-	// gets (a week of .xz days took 13-15 s to a first query beside the
-	// builder, 8.5 s without it), yet queries that keep coming must not
-	// stop the builds for good.
+	// gets (a first query over a week of .xz days takes over half as long
+	// again beside a builder at full speed), yet queries that keep coming
+	// must not stop the builds for good.
 	direct atomic.Int32
 	pause  throttle
 }
