@@ -199,7 +199,13 @@ func (b *tableBuilder) appendPart(p *tableBuilder) {
 			if !s.started {
 				s.minT, s.started = ps.minT, true
 			}
+			if cap(s.buf)-len(s.buf) < len(ps.buf) {
+				// Exactly what the parts hold: growing by append would
+				// copy and leave up to half of it unused.
+				s.buf = append(make([]byte, 0, len(s.buf)+len(ps.buf)), s.buf...)
+			}
 			s.buf = append(s.buf, ps.buf...)
+			ps.buf = nil
 			s.n += ps.n
 			s.maxT, s.lastT = ps.maxT, ps.lastT
 		} else {
