@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz/xztest"
 	ulxz "github.com/ulikunitz/xz"
 )
 
@@ -26,75 +26,11 @@ import (
 // the way pmlogger_daily does it, with smaller blocks:
 // `xz -0 --block-size=2KiB` (internal/xz/testdata/blocks.xz is a copy).
 
-// xzTestData returns n deterministic bytes that compress about as well as
-// a data volume.
-func xzTestData(n int) []byte {
-	rng := rand.New(rand.NewPCG(1, 2))
-	words := []string{"kernel.all.load", "mem.util.free", "disk.dev.read", "\x00\x00\x00\x10", "network.interface.in.bytes"}
-	var b []byte
-	for len(b) < n {
-		b = append(b, words[rng.IntN(len(words))]...)
-		b = binary.BigEndian.AppendUint32(b, rng.Uint32()%1000)
-	}
-	return b[:n]
-}
-
-// makeXZ compresses data into blocks of blockSize with the given check:
-// with the xz command, as pmlogger_daily does, if there is one, otherwise
-// with ulikunitz/xz's writer.
-func makeXZ(t testing.TB, data []byte, blockSize int, check string) []byte {
-	t.Helper()
-	if path, err := exec.LookPath("xz"); err == nil {
-		cmd := exec.Command(path, "-0", "--block-size="+strconv.Itoa(blockSize), "-C", check, "-c")
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("xz: %v", err)
-		}
-		return out
-	}
-	cfg := ulxz.WriterConfig{BlockSize: int64(blockSize), DictCap: 256 << 10}
-	switch check {
-	case "none":
-		cfg.NoCheckSum = true
-	case "crc32":
-		cfg.CheckSum = ulxz.CRC32
-	case "crc64":
-		cfg.CheckSum = ulxz.CRC64
-	case "sha256":
-		cfg.CheckSum = ulxz.SHA256
-	}
-	var buf bytes.Buffer
-	w, err := cfg.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// xzCommand runs xz with args on data.
-func xzCommand(t testing.TB, data []byte, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("xz", append(args, "-c")...)
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("xz %s: %v", strings.Join(args, " "), err)
-	}
-	return out
-}
-
 // TestXZOpenSource: which .xz files are read through the index, and which
 // are streamed. Either way they must read as they did with streaming only.
 func TestXZOpenSource(t *testing.T) {
-	data := xzTestData(100 << 10)
-	good := makeXZ(t, data, 8<<10, "crc64")
+	data := xztest.Data(100 << 10)
+	good := xztest.Make(t, data, 8<<10, "crc64")
 	footer := len(good) - 12
 	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	tests := []struct {
@@ -103,7 +39,7 @@ func TestXZOpenSource(t *testing.T) {
 		indexed bool
 	}{
 		{"blocks", good, true},
-		{"one block", makeXZ(t, data, 1<<20, "crc64"), false},
+		{"one block", xztest.Make(t, data, 1<<20, "crc64"), false},
 		{"footer magic", mut(func(b []byte) []byte { b[footer+10] = 'X'; return b }), false},
 		{"footer CRC32", mut(func(b []byte) []byte { b[footer+1] ^= 1; return b }), false},
 		{"backward size", mut(func(b []byte) []byte {
@@ -128,13 +64,13 @@ func TestXZOpenSource(t *testing.T) {
 				name    string
 				b       []byte
 				indexed bool
-			}{f.name, xzCommand(t, data, f.filter, "--lzma2=preset=0", "--block-size=8KiB"), false})
+			}{f.name, xztest.Command(t, data, f.filter, "--lzma2=preset=0", "--block-size=8KiB"), false})
 		}
 		tests = append(tests, struct {
 			name    string
 			b       []byte
 			indexed bool
-		}{"sizes in block headers", xzCommand(t, data, "-T2", "-0", "--block-size=8KiB"), true})
+		}{"sizes in block headers", xztest.Command(t, data, "-T2", "-0", "--block-size=8KiB"), true})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,7 +132,7 @@ func TestXZArchive(t *testing.T) {
 				}
 				out := filepath.Join(dir, filepath.Base(p))
 				if _, suffix := SplitCompress(p); suffix == "" && volumeNumber(p) >= 0 {
-					b, out = makeXZ(t, b, 1024, "crc64"), out+".xz"
+					b, out = xztest.Make(t, b, 1024, "crc64"), out+".xz"
 				}
 				writeFile(t, out, b)
 			}
@@ -281,8 +217,8 @@ func TestCompressedVolumeLabelChecked(t *testing.T) {
 // TestXZSourceErrorsNameFile: internal/xz says where in the file a read
 // failed; xzSource adds which file, and leaves io.EOF as it is.
 func TestXZSourceErrorsNameFile(t *testing.T) {
-	data := xzTestData(100 << 10)
-	b := makeXZ(t, data, 8<<10, "crc64")
+	data := xztest.Data(100 << 10)
+	b := xztest.Make(t, data, 8<<10, "crc64")
 	// Inside block 0's LZMA2 data: after the stream header (12 bytes)
 	// and the block header (12 from xz -0), in a block of 2-4 KB.
 	b[12+12+100] ^= 0x55
@@ -367,7 +303,7 @@ func BenchmarkXZ(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		writeFile(b, base+".0.xz", makeXZ(b, plain, 1<<20, "crc64"))
+		writeFile(b, base+".0.xz", xztest.Make(b, plain, 1<<20, "crc64"))
 		os.Remove(base + ".0")
 		benchReader(b, base, true)
 	})

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz/xztest"
+
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -39,7 +41,7 @@ func lzma2Blocks(t testing.TB, xzFile []byte) []lzma2Block {
 // that xz stores uncompressed.
 func lzma2Data(n int) []byte {
 	rng := rand.New(rand.NewPCG(7, 8))
-	b := xzTestData(n / 2)
+	b := xztest.Data(n / 2)
 	for len(b) < n {
 		switch rng.IntN(4) {
 		case 0: // a run
@@ -55,7 +57,7 @@ func lzma2Data(n int) []byte {
 				b = append(b, byte(rng.Uint32()))
 			}
 		default:
-			b = append(b, xzTestData(rng.IntN(5000))...)
+			b = append(b, xztest.Data(rng.IntN(5000))...)
 		}
 	}
 	return b[:n]
@@ -86,7 +88,7 @@ func TestLZMA2Encodings(t *testing.T) {
 	for _, args := range cases {
 		name := args[0]
 		t.Run(name, func(t *testing.T) {
-			b := xzCommand(t, data, append(args, "--block-size=150KiB")...)
+			b := xztest.Command(t, data, append(args, "--block-size=150KiB")...)
 			s := mustXZSource(t, b)
 			got, err := readAll(s)
 			if err != nil {
@@ -107,7 +109,7 @@ func TestLZMA2Steps(t *testing.T) {
 		t.Skip("no xz command")
 	}
 	data := lzma2Data(300 << 10)
-	blocks := lzma2Blocks(t, xzCommand(t, data, "-6", "--block-size=100KiB"))
+	blocks := lzma2Blocks(t, xztest.Command(t, data, "-6", "--block-size=100KiB"))
 	rng := rand.New(rand.NewPCG(9, 10))
 	off := 0
 	for i, b := range blocks {
@@ -143,7 +145,7 @@ func TestLZMA2Damaged(t *testing.T) {
 		t.Skip("no xz command")
 	}
 	data := lzma2Data(60 << 10)
-	b := lzma2Blocks(t, xzCommand(t, data, "-6", "--block-size=1MiB"))[0]
+	b := lzma2Blocks(t, xztest.Command(t, data, "-6", "--block-size=1MiB"))[0]
 	rng := rand.New(rand.NewPCG(11, 12))
 	errs := 0
 	for i := 0; i < 300; i++ {
@@ -179,7 +181,7 @@ func TestLZMA2Damaged(t *testing.T) {
 func FuzzLZMA2(f *testing.F) {
 	if _, err := exec.LookPath("xz"); err == nil {
 		for _, args := range [][]string{{"-0"}, {"-9e"}, {"--lzma2=preset=1,lc=0,lp=4,pb=0"}} {
-			for _, b := range lzma2Blocks(f, xzCommand(f, lzma2Data(20<<10), append(args, "--block-size=8KiB")...))[:2] {
+			for _, b := range lzma2Blocks(f, xztest.Command(f, lzma2Data(20<<10), append(args, "--block-size=8KiB")...))[:2] {
 				f.Add(b.data, uint16(b.ulen))
 			}
 		}

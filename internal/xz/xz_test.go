@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz/xztest"
 	ulxz "github.com/ulikunitz/xz"
 )
 
@@ -23,70 +24,6 @@ import (
 // by xz 5.4.1 the way pmlogger_daily does it, with smaller blocks:
 // `xz -0 --block-size=2KiB` (archive/testdata/xz-blocks/xz-blocks.0.xz).
 const xzBlocksFile = "testdata/blocks.xz"
-
-// xzTestData returns n deterministic bytes that compress about as well as
-// a data volume.
-func xzTestData(n int) []byte {
-	rng := rand.New(rand.NewPCG(1, 2))
-	words := []string{"kernel.all.load", "mem.util.free", "disk.dev.read", "\x00\x00\x00\x10", "network.interface.in.bytes"}
-	var b []byte
-	for len(b) < n {
-		b = append(b, words[rng.IntN(len(words))]...)
-		b = binary.BigEndian.AppendUint32(b, rng.Uint32()%1000)
-	}
-	return b[:n]
-}
-
-// makeXZ compresses data into blocks of blockSize with the given check:
-// with the xz command, as pmlogger_daily does, if there is one, otherwise
-// with ulikunitz/xz's writer.
-func makeXZ(t testing.TB, data []byte, blockSize int, check string) []byte {
-	t.Helper()
-	if path, err := exec.LookPath("xz"); err == nil {
-		cmd := exec.Command(path, "-0", "--block-size="+strconv.Itoa(blockSize), "-C", check, "-c")
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("xz: %v", err)
-		}
-		return out
-	}
-	cfg := ulxz.WriterConfig{BlockSize: int64(blockSize), DictCap: 256 << 10}
-	switch check {
-	case "none":
-		cfg.NoCheckSum = true
-	case "crc32":
-		cfg.CheckSum = ulxz.CRC32
-	case "crc64":
-		cfg.CheckSum = ulxz.CRC64
-	case "sha256":
-		cfg.CheckSum = ulxz.SHA256
-	}
-	var buf bytes.Buffer
-	w, err := cfg.NewWriter(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// xzCommand runs xz with args on data.
-func xzCommand(t testing.TB, data []byte, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("xz", append(args, "-c")...)
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("xz %s: %v", strings.Join(args, " "), err)
-	}
-	return out
-}
 
 // unxz decompresses a whole .xz file the way the streaming path does.
 func unxz(b []byte) ([]byte, error) {
@@ -186,16 +123,16 @@ func TestXZIndexMatchesXZList(t *testing.T) {
 	if _, err := exec.LookPath("xz"); err != nil {
 		t.Skip("no xz command")
 	}
-	data := xzTestData(200 << 10)
-	one := makeXZ(t, data[:70<<10], 16<<10, "crc64")
-	two := makeXZ(t, data[70<<10:], 32<<10, "sha256")
+	data := xztest.Data(200 << 10)
+	one := xztest.Make(t, data[:70<<10], 16<<10, "crc64")
+	two := xztest.Make(t, data[70<<10:], 32<<10, "sha256")
 	for _, tc := range []struct {
 		name string
 		b    []byte
 	}{
-		{"crc32", makeXZ(t, data, 10<<10, "crc32")},
-		{"none", makeXZ(t, data, 64<<10, "none")},
-		{"sizes in block headers", xzCommand(t, data, "-T2", "-0", "--block-size=20KiB")},
+		{"crc32", xztest.Make(t, data, 10<<10, "crc32")},
+		{"none", xztest.Make(t, data, 64<<10, "none")},
+		{"sizes in block headers", xztest.Command(t, data, "-T2", "-0", "--block-size=20KiB")},
 		{"two streams", append(append([]byte{}, one...), two...)},
 		{"padding", append(append(append(append([]byte{}, one...), make([]byte, 8)...), two...), make([]byte, 4096+12)...)},
 	} {
@@ -233,7 +170,7 @@ func TestXZIndexMatchesXZList(t *testing.T) {
 // TestXZReadAt reads at random offsets and lengths, within blocks, across
 // them and past the end, and compares with the whole file decompressed.
 func TestXZReadAt(t *testing.T) {
-	data := xzTestData(300 << 10)
+	data := xztest.Data(300 << 10)
 	committed, err := os.ReadFile(xzBlocksFile)
 	if err != nil {
 		t.Fatal(err)
@@ -242,17 +179,17 @@ func TestXZReadAt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, two := makeXZ(t, data[:100<<10], 8<<10, "crc32"), makeXZ(t, data[100<<10:], 40<<10, "crc64")
+	one, two := xztest.Make(t, data[:100<<10], 8<<10, "crc32"), xztest.Make(t, data[100<<10:], 40<<10, "crc64")
 	for _, tc := range []struct {
 		name string
 		b    []byte
 		want []byte
 	}{
 		{"committed", committed, plain},
-		{"crc64", makeXZ(t, data, 16<<10, "crc64"), data},
-		{"crc32", makeXZ(t, data, 10000, "crc32"), data},
-		{"sha256", makeXZ(t, data, 50<<10, "sha256"), data},
-		{"none", makeXZ(t, data, 7<<10, "none"), data},
+		{"crc64", xztest.Make(t, data, 16<<10, "crc64"), data},
+		{"crc32", xztest.Make(t, data, 10000, "crc32"), data},
+		{"sha256", xztest.Make(t, data, 50<<10, "sha256"), data},
+		{"none", xztest.Make(t, data, 7<<10, "none"), data},
 		{"two streams and padding", bytes.Join([][]byte{one, make([]byte, 16), two, make([]byte, 4)}, nil), data},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,8 +236,8 @@ func checkReadAt(t *testing.T, s *ReaderAt, want []byte, off int64, n int) {
 // saying where (the caller adds which file: archive's
 // TestXZSourceErrorsNameFile), nothing panics.
 func TestXZDamagedBlock(t *testing.T) {
-	data := xzTestData(100 << 10)
-	good := makeXZ(t, data, 8<<10, "crc64")
+	data := xztest.Data(100 << 10)
+	good := xztest.Make(t, data, 8<<10, "crc64")
 	blocks, err := readIndex(bytes.NewReader(good), int64(len(good)), DefaultMaxBlock)
 	if err != nil {
 		t.Fatal(err)
@@ -347,8 +284,8 @@ func TestXZDamagedBlock(t *testing.T) {
 // does, so that blocks are decoded in the background; it stops in the
 // middle, closes, and reads again after a jump back. Run with -race.
 func TestXZReadAhead(t *testing.T) {
-	data := xzTestData(1 << 20)
-	b := makeXZ(t, data, 16<<10, "crc64")
+	data := xztest.Data(1 << 20)
+	b := xztest.Make(t, data, 16<<10, "crc64")
 	d := newTestDecoder()
 	for _, stop := range []int64{100 << 10, 500 << 10, int64(len(data))} {
 		s := mustReaderAt(t, d, b)
@@ -506,7 +443,7 @@ func FuzzXZ(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
-	f.Add(makeXZ(f, xzTestData(20<<10), 4<<10, "crc32"))
+	f.Add(xztest.Make(f, xztest.Data(20<<10), 4<<10, "crc32"))
 	f.Add(append(append(append([]byte{}, b...), 0, 0, 0, 0), b...))
 	d := newTestDecoder()
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -529,8 +466,8 @@ func FuzzXZ(f *testing.F) {
 // nothing in the background and reads the same; MaxBlock turns down files
 // with bigger blocks; one block and other filters are ErrUnsupported too.
 func TestXZOptions(t *testing.T) {
-	data := xzTestData(300 << 10)
-	b := makeXZ(t, data, 16<<10, "crc64")
+	data := xztest.Data(300 << 10)
+	b := xztest.Make(t, data, 16<<10, "crc64")
 
 	s := mustReaderAt(t, NewDecoder(Options{}), b)
 	p := make([]byte, 5000)
@@ -551,7 +488,7 @@ func TestXZOptions(t *testing.T) {
 	}{
 		{"blocks within MaxBlock", "open", 16 << 10, b},
 		{"blocks over MaxBlock", "unsupported", 16<<10 - 1, b},
-		{"one block", "unsupported", 0, makeXZ(t, data, 1<<20, "crc64")},
+		{"one block", "unsupported", 0, xztest.Make(t, data, 1<<20, "crc64")},
 		{"garbage", "damaged", 0, bytes.Repeat([]byte("PCP!"), 100)},
 	} {
 		d := NewDecoder(Options{MaxConcurrent: 1, MaxBlock: tc.maxBlock})
@@ -567,7 +504,7 @@ func TestXZOptions(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("xz"); err == nil {
-		bcj := xzCommand(t, data, "--x86", "--lzma2=preset=0", "--block-size=8KiB")
+		bcj := xztest.Command(t, data, "--x86", "--lzma2=preset=0", "--block-size=8KiB")
 		if _, err := newTestDecoder().NewReaderAt(bytes.NewReader(bcj), int64(len(bcj))); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("x86 BCJ: %v, want unsupported", err)
 		}
@@ -578,8 +515,8 @@ func TestXZOptions(t *testing.T) {
 // the record loop does (blocks decoded ahead in the background), and one
 // read at three quarters in, as a seek through the .index does.
 func BenchmarkXZ(b *testing.B) {
-	data := xzTestData(24 << 20)
-	file := makeXZ(b, data, 4<<20, "crc64")
+	data := xztest.Data(24 << 20)
+	file := xztest.Make(b, data, 4<<20, "crc64")
 	d := newTestDecoder()
 	b.Run("ReadAt/sequential", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
