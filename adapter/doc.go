@@ -1,16 +1,11 @@
-// Package adapter is the HTTP front end of pcp-remote-read: it serves the
-// Prometheus remote-read protocol (POST /api/v1/read) on top of the project's
-// single storage path, a storage.SampleAndChunkQueryable built in translate/.
+// Package adapter is the base the HTTP front ends of pcp-remote-read
+// share: the metrics of every handler and their common error kinds, the
+// bounds on what one request may make the server compute (limits.go), the
+// remote-read options (options.go) and the stall timeout every connection
+// gets (stall.go).
 //
-// The handler is written on prompb, snappy, gogo/protobuf and tsdb/chunkenc
-// only; storage/remote and config are deliberately not imported because they
-// drag in cloud SDKs and k8s (docs/remote-read-protocol.md §12), and because
-// Prometheus' own handler splits large series across frames, which 3.x
-// clients do not stitch back together (docs/remote-read-protocol.md §11).
-//
-// Everything that can fail is decided before the first response byte
-// (decoding, matchers, storage errors, sample and frame budgets, sorting),
-// because a status code sent before the body only becomes a warning on the
-// client while an error mid-stream fails the whole PromQL query
-// (docs/remote-read-protocol.md §10).
+// The front ends are in its subpackages: remoteread serves the
+// Prometheus remote-read protocol (POST /api/v1/read), promapi the
+// Prometheus HTTP query API Grafana calls, and status the status page and
+// the archive sets' metrics.
 package adapter

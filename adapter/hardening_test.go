@@ -37,7 +37,7 @@ func TestCheckQueryText(t *testing.T) {
 		{"large regex in label_replace", `label_replace(x, "a", "$1", "b", "` + nasty + `")`, false},
 		{"large equality value", `x{path="` + nasty + `"}`, true},
 	} {
-		err := checkQueryText(c.q)
+		err := CheckQueryText(c.q)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
 		}
@@ -120,30 +120,6 @@ func TestStallTimeoutLongHandler(t *testing.T) {
 		resp.Body.Close()
 		if err != nil || string(b) != "done" {
 			t.Fatalf("%q, %v", b, err)
-		}
-	}
-}
-
-func TestRemoteReadContentType(t *testing.T) {
-	h, _ := newTestHandler(t, &fakeStorage{}, DefaultReadOptions())
-	body := encode(t, readRequest(nil, query(0, 1, eq("__name__", "x"))))
-	for ct, want := range map[string]int{
-		"":                                  200,
-		"application/x-protobuf":            200,
-		"application/octet-stream":          200,
-		"application/json":                  415,
-		"text/plain; charset=utf-8":         415,
-		"multipart/form-data":               415,
-		"application/x-www-form-urlencoded": 415,
-	} {
-		r := httptest.NewRequest(http.MethodPost, ReadPath, strings.NewReader(string(body)))
-		if ct != "" {
-			r.Header.Set("Content-Type", ct)
-		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, r)
-		if rec.Code != want {
-			t.Errorf("%q: %d, want %d: %s", ct, rec.Code, want, rec.Body)
 		}
 	}
 }

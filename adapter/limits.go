@@ -2,8 +2,6 @@ package adapter
 
 import (
 	"fmt"
-	"mime"
-	"net/http"
 	"regexp/syntax"
 	"strconv"
 	"strings"
@@ -32,10 +30,10 @@ const (
 	MaxRegexBytes = 4096
 )
 
-// checkRegex refuses a regex too large to match cheaply. It runs before
+// CheckRegex refuses a regex too large to match cheaply. It runs before
 // the regex is compiled: compiling takes time too (half a second for
 // 600 KB).
-func checkRegex(name, re string) error {
+func CheckRegex(name, re string) error {
 	if len(re) > MaxRegexBytes && !literalAlternation(re) {
 		on := ""
 		if name != "" {
@@ -74,12 +72,12 @@ func literalAlternation(re string) bool {
 	return finite(r)
 }
 
-// checkQueryText measures a PromQL expression (or series selector)
+// CheckQueryText measures a PromQL expression (or series selector)
 // without parsing it: the deepest nesting of brackets plus the number of
 // operators, outside string literals and comments; and every string
 // literal longer than MaxRegexBytes that may be a regex (all but the values
 // of = and != matchers) must be an alternation of literals.
-func checkQueryText(q string) error {
+func CheckQueryText(q string) error {
 	depth, maxDepth, ops := 0, 0, 0
 	for i := 0; i < len(q); i++ {
 		switch c := q[i]; c {
@@ -92,7 +90,7 @@ func checkQueryText(q string) error {
 						lit = u
 					}
 				}
-				if err := checkRegex("", lit); err != nil {
+				if err := CheckRegex("", lit); err != nil {
 					return err
 				}
 			}
@@ -156,40 +154,4 @@ func isWordStart(c byte) bool {
 
 func isWordChar(c byte) bool {
 	return isWordStart(c) || c >= '0' && c <= '9' || c == ':'
-}
-
-// checkAPIRequest applies the bounds above to the PromQL expression and
-// the series selectors of a query API request.
-func (a *api) checkAPIRequest(r *http.Request) *apiError {
-	if q := r.FormValue("query"); q != "" {
-		if err := checkQueryText(q); err != nil {
-			return badData(fmt.Errorf("invalid parameter %q: %w", "query", err))
-		}
-	}
-	for _, s := range r.Form["match[]"] {
-		if err := checkQueryText(s); err != nil {
-			return badData(fmt.Errorf("invalid parameter %q: %w", "match[]", err))
-		}
-	}
-	return nil
-}
-
-// checkContentType refuses bodies that are plainly not a remote-read
-// request (forms, JSON, text), with 415 and what to send instead. A
-// missing type is accepted, like any other: Prometheus' own handler looks
-// at none.
-func checkContentType(r *http.Request) error {
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return nil
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err == nil && !strings.HasPrefix(mt, "text/") && !strings.HasPrefix(mt, "multipart/") &&
-		mt != "application/json" && mt != "application/x-www-form-urlencoded" {
-		return nil
-	}
-	return &httpError{
-		status: http.StatusUnsupportedMediaType, kind: errKindBadRequest,
-		msg: fmt.Sprintf("content type %q is not a remote-read request; send a snappy-compressed prometheus.ReadRequest as %s", ct, ContentTypeSamples),
-	}
 }

@@ -6,28 +6,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const metricsNamespace = "pcp_remote_read"
+// MetricsNamespace prefixes every metric of pcp-remote-read.
+const MetricsNamespace = "pcp_remote_read"
 
-// Values of the "handler" label. The PromQL API handlers add theirs here.
+// StatusClientClosedRequest is nginx's code for a client that went away. No
+// client reads it; it keeps such requests apart from real failures in
+// Metrics.Requests.
+const StatusClientClosedRequest = 499
+
+// Values of the "kind" label of Metrics.Errors, common to every front end.
 const (
-	handlerRead = "read"
+	ErrKindBadRequest = "bad_request" // the client's mistake: 400, 405
+	ErrKindLimit      = "limit"       // a budget was exceeded: 413, 429, 400 for samples/frames
+	ErrKindInternal   = "internal"    // storage or I/O failure: 500
+	ErrKindCanceled   = "canceled"    // the client went away or gave up
 )
 
-// Values of the "kind" label of Metrics.Errors.
-const (
-	errKindBadRequest = "bad_request" // the client's mistake: 400, 405
-	errKindLimit      = "limit"       // a budget was exceeded: 413, 429, 400 for samples/frames
-	errKindInternal   = "internal"    // storage or I/O failure: 500
-	errKindCanceled   = "canceled"    // the client went away or gave up
-)
-
-// Values of the "response_type" label.
-const (
-	responseTypeSamples  = "samples"
-	responseTypeStreamed = "streamed_xor_chunks"
-)
-
-// Metrics holds the collectors of every HTTP handler of this package. Each
+// Metrics holds the collectors of every HTTP handler (remoteread, promapi). Each
 // vector is labelled by "handler", so new handlers (the PromQL API) share
 // them instead of adding parallel families.
 type Metrics struct {
@@ -55,34 +50,34 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "http_requests_total",
 			Help:      "HTTP requests served, by handler and status code.",
 		}, []string{"handler", "code"}),
 		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "http_request_duration_seconds",
 			Help:      "Time to serve an HTTP request, including queueing and streaming, by handler.",
 			// Remote reads run up to the client's remote_timeout (1m by default).
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"handler"}),
 		InFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "http_requests_in_flight",
 			Help:      "HTTP requests being served or waiting for a concurrency slot, by handler.",
 		}, []string{"handler"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "http_request_errors_total",
 			Help:      "Failed HTTP requests by handler and kind (bad_request, limit, internal, canceled).",
 		}, []string{"handler", "kind"}),
 		SeriesServed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "series_served_total",
 			Help:      "Series written to clients, by handler and response type.",
 		}, []string{"handler", "response_type"}),
 		SamplesServed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: metricsNamespace,
+			Namespace: MetricsNamespace,
 			Name:      "samples_served_total",
 			Help:      "Samples written to clients, by handler and response type.",
 		}, []string{"handler", "response_type"}),
@@ -100,13 +95,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// initHandler creates the label combinations a handler can produce so that
+// InitHandler creates the label combinations a handler can produce so that
 // they are exported as 0 before the first event; rate() over a series that
 // appears mid-way misses its first increment.
-func (m *Metrics) initHandler(handler string, responseTypes ...string) {
+func (m *Metrics) InitHandler(handler string, responseTypes ...string) {
 	m.RequestDuration.WithLabelValues(handler)
 	m.InFlight.WithLabelValues(handler)
-	for _, kind := range []string{errKindBadRequest, errKindLimit, errKindInternal, errKindCanceled} {
+	for _, kind := range []string{ErrKindBadRequest, ErrKindLimit, ErrKindInternal, ErrKindCanceled} {
 		m.Errors.WithLabelValues(handler, kind)
 	}
 	for _, rt := range responseTypes {

@@ -17,7 +17,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
@@ -26,7 +26,7 @@ const slowRequest = 5 * time.Second
 
 func encodeReq(t testing.TB, req *prompb.ReadRequest) []byte {
 	t.Helper()
-	b, err := adapter.EncodeReadRequest(req)
+	b, err := remoteread.EncodeReadRequest(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestBadRequests(t *testing.T) {
 			}
 			ct := c.ctype
 			if ct == "" {
-				ct = adapter.ContentTypeSamples
+				ct = remoteread.ContentTypeSamples
 			}
 			hreq.Header.Set("Content-Type", ct)
 			hreq.Header.Set("Content-Encoding", "snappy")

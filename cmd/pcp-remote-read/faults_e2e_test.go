@@ -22,7 +22,7 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
@@ -173,11 +173,11 @@ func TestFaultsWhileServing(t *testing.T) {
 				case code >= 500:
 					fail(fmt.Sprintf("read %s: %d %s", host, code, pcptest.Tail(string(b), 300)))
 				case code == 200 && strings.HasPrefix(hdr.Get("Content-Type"), "application/x-streamed"):
-					if _, err := adapter.ReadChunkedFrames(bytes.NewReader(b), 1<<30); err != nil {
+					if _, err := remoteread.ReadChunkedFrames(bytes.NewReader(b), 1<<30); err != nil {
 						fail(fmt.Sprintf("read %s: %v", host, err))
 					}
 				case code == 200:
-					if _, err := adapter.DecodeReadResponse(b); err != nil {
+					if _, err := remoteread.DecodeReadResponse(b); err != nil {
 						fail(fmt.Sprintf("read %s: %v", host, err))
 					}
 				}
@@ -347,7 +347,7 @@ func TestClientGone(t *testing.T) {
 	body := heavyRead(t, 20, true)
 	// How long the whole request takes.
 	start := time.Now()
-	code, _, b := postRaw(t, nil, srv.base+"/api/v1/read", adapter.ContentTypeSamples, body)
+	code, _, b := postRaw(t, nil, srv.base+"/api/v1/read", remoteread.ContentTypeSamples, body)
 	full := time.Since(start)
 	if code != 200 {
 		t.Fatalf("%d %s", code, b)
@@ -359,7 +359,7 @@ func TestClientGone(t *testing.T) {
 	canceled0 := metricValue(t, srv.base, "pcp_remote_read_http_request_errors_total", `handler="read"`, `kind="canceled"`)
 
 	t.Run("while gathering", func(t *testing.T) {
-		conn := rawPost(t, srv.base, "/api/v1/read", adapter.ContentTypeSamples, body, 0)
+		conn := rawPost(t, srv.base, "/api/v1/read", remoteread.ContentTypeSamples, body, 0)
 		time.Sleep(full / 10)
 		if inFlight(t, srv.base, "read") != 1 {
 			t.Fatalf("the request is not being served")
@@ -372,7 +372,7 @@ func TestClientGone(t *testing.T) {
 		}
 	})
 	t.Run("while streaming", func(t *testing.T) {
-		conn := rawPost(t, srv.base, "/api/v1/read", adapter.ContentTypeSamples, body, 4096)
+		conn := rawPost(t, srv.base, "/api/v1/read", remoteread.ContentTypeSamples, body, 4096)
 		// Read the status line and a little of the stream, then leave.
 		buf := make([]byte, 16<<10)
 		if _, err := io.ReadFull(conn, buf); err != nil {
@@ -412,8 +412,8 @@ func TestSlowClients(t *testing.T) {
 		name, handler, path, ctype string
 		body                       []byte
 	}{
-		{"read samples", "read", "/api/v1/read", adapter.ContentTypeSamples, big},
-		{"read streamed", "read", "/api/v1/read", adapter.ContentTypeSamples, bigStreamed},
+		{"read samples", "read", "/api/v1/read", remoteread.ContentTypeSamples, big},
+		{"read streamed", "read", "/api/v1/read", remoteread.ContentTypeSamples, bigStreamed},
 		{"query_range", "query_range", "/api/v1/query_range", "application/x-www-form-urlencoded", []byte(bigQuery)},
 	} {
 		t.Run(c.name+" not read", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/promapi"
 )
 
 // errHelp is what parseFlags returns once it has printed help (or what
@@ -118,9 +119,9 @@ func addQueryFlags(app *kingpin.Application, c *config) {
 	intFlag(app, "query.max-concurrency", "Remote reads served at once (> 0; more wait up to 10s, then get 429), and PromQL queries evaluated at once (more wait within their timeout).",
 		ro.MaxConcurrent, &c.maxConcurrent)
 	durationFlag(app, "query.lookback-delta", "How far back PromQL looks for a sample of a series at each evaluation time (> 0).",
-		adapter.DefaultLookbackDelta, &c.lookbackDelta)
+		promapi.DefaultLookbackDelta, &c.lookbackDelta)
 	durationFlag(app, "query.timeout", "Longest a PromQL query may run, queueing included (> 0); then it fails with 503.",
-		adapter.DefaultQueryTimeout, &c.queryTimeout)
+		promapi.DefaultQueryTimeout, &c.queryTimeout)
 
 	app.Flag("labels.agent", "Also give series PCP's domain and cluster labels (agent=\"linux\"), as pmproxy's /metrics does from PCP 6.2.2 on; without it, series have the labels pmproxy 6.0 gives them.").
 		BoolVar(&c.agentLabels)

@@ -26,7 +26,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
@@ -198,7 +198,7 @@ func everything(host string) *prompb.Query {
 // postRead sends a remote-read request and returns the status and body.
 func postRead(t testing.TB, client *http.Client, base string, req *prompb.ReadRequest) (int, http.Header, []byte) {
 	t.Helper()
-	body, err := adapter.EncodeReadRequest(req)
+	body, err := remoteread.EncodeReadRequest(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func decodeRead(t testing.TB, hdr http.Header, body []byte) map[string][]pcptest
 		got[k] = pts
 	}
 	if strings.HasPrefix(hdr.Get("Content-Type"), "application/x-streamed-protobuf") {
-		frames, err := adapter.ReadChunkedFrames(bytes.NewReader(body), 1<<30)
+		frames, err := remoteread.ReadChunkedFrames(bytes.NewReader(body), 1<<30)
 		if err != nil {
 			t.Fatalf("streamed answer: %v", err)
 		}
@@ -269,7 +269,7 @@ func decodeRead(t testing.TB, hdr http.Header, body []byte) map[string][]pcptest
 		}
 		return got
 	}
-	resp, err := adapter.DecodeReadResponse(body)
+	resp, err := remoteread.DecodeReadResponse(body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 )
@@ -221,10 +221,10 @@ func loadRequest(client *http.Client, base string, rng *rand.Rand, st *loadStats
 	t0 := time.Now()
 	switch kind {
 	case "read-host":
-		body, _ := adapter.EncodeReadRequest(&prompb.ReadRequest{Queries: []*prompb.Query{everything(host)},
+		body, _ := remoteread.EncodeReadRequest(&prompb.ReadRequest{Queries: []*prompb.Query{everything(host)},
 			AcceptedResponseTypes: []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS}})
 		hreq, _ := http.NewRequest(http.MethodPost, base+"/api/v1/read", bytes.NewReader(body))
-		hreq.Header.Set("Content-Type", adapter.ContentTypeSamples)
+		hreq.Header.Set("Content-Type", remoteread.ContentTypeSamples)
 		hreq.Header.Set("Content-Encoding", "snappy")
 		resp, err = client.Do(hreq)
 	case "read-samples", "read-streamed":
@@ -233,9 +233,9 @@ func loadRequest(client *http.Client, base string, rng *rand.Rand, st *loadStats
 		if kind == "read-streamed" {
 			req.AcceptedResponseTypes = []prompb.ReadRequest_ResponseType{prompb.ReadRequest_STREAMED_XOR_CHUNKS, prompb.ReadRequest_SAMPLES}
 		}
-		body, _ := adapter.EncodeReadRequest(req)
+		body, _ := remoteread.EncodeReadRequest(req)
 		hreq, _ := http.NewRequest(http.MethodPost, base+"/api/v1/read", bytes.NewReader(body))
-		hreq.Header.Set("Content-Type", adapter.ContentTypeSamples)
+		hreq.Header.Set("Content-Type", remoteread.ContentTypeSamples)
 		hreq.Header.Set("Content-Encoding", "snappy")
 		resp, err = client.Do(hreq)
 	case "query_range":
@@ -262,11 +262,11 @@ func loadRequest(client *http.Client, base string, rng *rand.Rand, st *loadStats
 	case resp.StatusCode != 200:
 		fail = fmt.Sprintf("%d: %s", resp.StatusCode, pcptest.Tail(string(b), 200))
 	case kind == "read-samples":
-		if _, err := adapter.DecodeReadResponse(b); err != nil {
+		if _, err := remoteread.DecodeReadResponse(b); err != nil {
 			fail = err.Error()
 		}
 	case kind == "read-streamed" || kind == "read-host":
-		if _, err := adapter.ReadChunkedFrames(bytes.NewReader(b), 1<<30); err != nil {
+		if _, err := remoteread.ReadChunkedFrames(bytes.NewReader(b), 1<<30); err != nil {
 			fail = err.Error()
 		}
 	default:

@@ -18,7 +18,7 @@ import (
 
 	"github.com/prometheus/prometheus/prompb"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
@@ -178,10 +178,10 @@ func TestReadOnly(t *testing.T) {
 				t.Errorf("%s: %d", path, resp.StatusCode)
 			}
 		}
-		body, _ := adapter.EncodeReadRequest(&prompb.ReadRequest{Queries: []*prompb.Query{{StartTimestampMs: 0, EndTimestampMs: 1 << 62,
+		body, _ := remoteread.EncodeReadRequest(&prompb.ReadRequest{Queries: []*prompb.Query{{StartTimestampMs: 0, EndTimestampMs: 1 << 62,
 			Matchers: []*prompb.LabelMatcher{{Type: prompb.LabelMatcher_EQ, Name: "hostname", Value: "../../../../etc"}, {Type: prompb.LabelMatcher_RE, Name: "__name__", Value: "passwd|shadow"}}}}})
-		code, _, b := postRaw(t, nil, srv.base+"/api/v1/read", adapter.ContentTypeSamples, body)
-		if resp, err := adapter.DecodeReadResponse(b); code != 200 || err != nil || len(resp.Results) != 1 || len(resp.Results[0].Timeseries) != 0 {
+		code, _, b := postRaw(t, nil, srv.base+"/api/v1/read", remoteread.ContentTypeSamples, body)
+		if resp, err := remoteread.DecodeReadResponse(b); code != 200 || err != nil || len(resp.Results) != 1 || len(resp.Results[0].Timeseries) != 0 {
 			t.Errorf("a read naming /etc: %d, %v", code, err)
 		}
 	}

@@ -22,6 +22,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/promapi"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/status"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -73,8 +76,8 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 // buildInfo is what /api/v1/status/buildinfo reports: this program's
 // version (not a Prometheus version; Grafana's "Detect version" then finds
 // none, so deployments/grafana sets the data source's Prometheus version).
-func buildInfo() adapter.BuildInfo {
-	bi := adapter.BuildInfo{Version: version, GoVersion: runtime.Version()}
+func buildInfo() promapi.BuildInfo {
+	bi := promapi.BuildInfo{Version: version, GoVersion: runtime.Version()}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
@@ -258,7 +261,7 @@ func (s *server) open(ctx context.Context) error {
 		log.Warn("--cache.dir is unusable: column tables disabled, queries read the archives directly (see /status)",
 			"dir", st.Tables.Dir, "reason", st.Tables.Problem)
 	}
-	s.reg.MustRegister(adapter.NewSetCollector(set))
+	s.reg.MustRegister(status.NewSetCollector(set))
 	h, err := s.dataHandler(set)
 	if err != nil {
 		return err
@@ -274,11 +277,11 @@ func (s *server) open(ctx context.Context) error {
 func (s *server) dataHandler(set *multiarchive.Set) (http.Handler, error) {
 	c := s.c
 	store := translate.New(set, translate.Options{MaxSamples: c.maxSamples, Logger: s.log, AgentLabels: c.agentLabels})
-	rh, err := adapter.NewReadHandler(store, s.ro, s.log, s.metrics)
+	rh, err := remoteread.NewReadHandler(store, s.ro, s.log, s.metrics)
 	if err != nil {
 		return nil, err
 	}
-	api, err := adapter.NewAPIHandler(store, store, adapter.APIOptions{
+	api, err := promapi.NewAPIHandler(store, store, promapi.APIOptions{
 		LookbackDelta: c.lookbackDelta,
 		Timeout:       c.queryTimeout,
 		MaxSamples:    int(c.maxSamples),
@@ -294,8 +297,8 @@ func (s *server) dataHandler(set *multiarchive.Set) (http.Handler, error) {
 	// Everything else under /api/v1/ is the Prometheus query API that
 	// Grafana's Prometheus data source talks to
 	// (docs/remote-read-protocol.md §13).
-	data.Handle(adapter.APIPrefix, api)
-	data.Handle("/status", adapter.NewStatusHandler(set))
-	data.Handle("/{$}", adapter.NewStatusHandler(set))
+	data.Handle(promapi.APIPrefix, api)
+	data.Handle("/status", status.NewStatusHandler(set))
+	data.Handle("/{$}", status.NewStatusHandler(set))
 	return data, nil
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
-	"github.com/pcp-remote-read/pcp-remote-read/adapter"
+	"github.com/pcp-remote-read/pcp-remote-read/adapter/remoteread"
 )
 
 // httpClient talks to loopback servers only; every request has its own
@@ -93,7 +93,7 @@ func (q rrQuery) request(streamed bool) []byte {
 	} else {
 		req.AcceptedResponseTypes = []prompb.ReadRequest_ResponseType{prompb.ReadRequest_SAMPLES}
 	}
-	b, err := adapter.EncodeReadRequest(req)
+	b, err := remoteread.EncodeReadRequest(req)
 	if err != nil {
 		panic(err)
 	}
@@ -214,7 +214,7 @@ func (r *rrResult) check(q rrQuery, streamed bool, data []byte, ct string) {
 			r.Err = "not a streamed answer: Content-Type " + ct
 			return
 		}
-		frames, err := adapter.ReadChunkedFrames(bytes.NewReader(data), 1<<30)
+		frames, err := remoteread.ReadChunkedFrames(bytes.NewReader(data), 1<<30)
 		if err != nil {
 			r.Err = err.Error()
 			return
@@ -245,7 +245,7 @@ func (r *rrResult) check(q rrQuery, streamed bool, data []byte, ct string) {
 			}
 		}
 	} else {
-		rr, err := adapter.DecodeReadResponse(data)
+		rr, err := remoteread.DecodeReadResponse(data)
 		if err != nil {
 			r.Err = err.Error()
 			return
@@ -403,7 +403,7 @@ func compareMain(args []string) int {
 		if resp.StatusCode != 200 {
 			return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, data)
 		}
-		rr, err := adapter.DecodeReadResponse(data)
+		rr, err := remoteread.DecodeReadResponse(data)
 		if err != nil {
 			return nil, err
 		}

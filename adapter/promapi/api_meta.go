@@ -1,0 +1,144 @@
+package promapi
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/translate"
+)
+
+// metricMetadata is /api/v1/metadata: per metric name, the distinct
+// (type, help, unit) of its PCP descriptors (translate.Storage.Metadata).
+// limit caps the metric names and limit_per_metric the entries of each,
+// as in Prometheus: a negative or missing value means no limit, and
+// limit=0 answers no metric at all (Prometheus' own behaviour; Grafana
+// sends its series limit, 40000 by default). Prometheus picks the metrics
+// in map order; here they are the first by name.
+func (a *api) metricMetadata(r *http.Request) apiResult {
+	limit := -1
+	if s := r.FormValue("limit"); s != "" {
+		var err error
+		if limit, err = strconv.Atoi(s); err != nil {
+			return apiResult{err: badData(errors.New("limit must be a number"))}
+		}
+	}
+	limitPerMetric := -1
+	if s := r.FormValue("limit_per_metric"); s != "" {
+		var err error
+		if limitPerMetric, err = strconv.Atoi(s); err != nil {
+			return apiResult{err: badData(errors.New("limit_per_metric must be a number"))}
+		}
+	}
+	mds, warns, err := a.metadata.Metadata(r.Context(), r.FormValue("metric"))
+	if err != nil {
+		return apiResult{err: engineError(classifyStorage(err)), warns: warns}
+	}
+	out := metadataMap{}
+	for _, md := range mds {
+		n := len(out)
+		if n > 0 && out[n-1].name == md.Name {
+			if limitPerMetric <= 0 || len(out[n-1].entries) < limitPerMetric {
+				out[n-1].entries = append(out[n-1].entries, md)
+			}
+			continue
+		}
+		if limit >= 0 && len(out) >= limit {
+			break
+		}
+		out = append(out, metadataEntry{name: md.Name, entries: []translate.MetricMetadata{md}})
+	}
+	return apiResult{data: out, warns: warns}
+}
+
+// metadataMap is {"name":[{"type":…,"help":…,"unit":…}],…}, in name order.
+type metadataMap []metadataEntry
+
+type metadataEntry struct {
+	name    string
+	entries []translate.MetricMetadata
+}
+
+func (m metadataMap) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	for i, e := range m {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, e.name)
+		b = append(b, ':', '[')
+		for j, md := range e.entries {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			// metadata.Metadata's field order.
+			b = append(b, `{"type":`...)
+			b = appendString(b, md.Type)
+			b = append(b, `,"unit":`...)
+			b = appendString(b, md.Unit)
+			b = append(b, `,"help":`...)
+			b = appendString(b, md.Help)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// buildInfo is /api/v1/status/buildinfo. Grafana reads it on "Save &
+// test" and "Detect version"; it has no "features" key
+// (docs/remote-read-protocol.md §13.1).
+func (a *api) buildInfo(*http.Request) apiResult {
+	return apiResult{data: jsonMarshal{a.opts.BuildInfo}}
+}
+
+// runtimeInfo is /api/v1/status/runtimeinfo with the fields Prometheus
+// has; those about its TSDB and configuration are constant here.
+func (a *api) runtimeInfo(*http.Request) apiResult {
+	cwd, _ := os.Getwd()
+	host, _ := os.Hostname()
+	info := struct {
+		StartTime           time.Time `json:"startTime"`
+		CWD                 string    `json:"CWD"`
+		Hostname            string    `json:"hostname"`
+		ServerTime          time.Time `json:"serverTime"`
+		ReloadConfigSuccess bool      `json:"reloadConfigSuccess"`
+		LastConfigTime      time.Time `json:"lastConfigTime"`
+		CorruptionCount     int64     `json:"corruptionCount"`
+		GoroutineCount      int       `json:"goroutineCount"`
+		GOMAXPROCS          int       `json:"GOMAXPROCS"`
+		GOMEMLIMIT          int64     `json:"GOMEMLIMIT"`
+		GOGC                string    `json:"GOGC"`
+		GODEBUG             string    `json:"GODEBUG"`
+		StorageRetention    string    `json:"storageRetention"`
+	}{
+		StartTime:           a.started,
+		CWD:                 cwd,
+		Hostname:            host,
+		ServerTime:          a.opts.Now().UTC(),
+		ReloadConfigSuccess: true,
+		LastConfigTime:      a.started,
+		GoroutineCount:      runtime.NumGoroutine(),
+		GOMAXPROCS:          runtime.GOMAXPROCS(0),
+		GOMEMLIMIT:          debug.SetMemoryLimit(-1),
+		GOGC:                os.Getenv("GOGC"),
+		GODEBUG:             os.Getenv("GODEBUG"),
+		StorageRetention:    "archives on disk",
+	}
+	return apiResult{data: jsonMarshal{info}}
+}
+
+// rules and alerts answer Grafana's alerting pages, which list the rules
+// of every Prometheus data source that has "Manage alerts via Alerting
+// UI" on: there are none here.
+func (a *api) rules(*http.Request) apiResult {
+	return apiResult{data: rawJSON(`{"groups":[]}`)}
+}
+
+func (a *api) alerts(*http.Request) apiResult {
+	return apiResult{data: rawJSON(`{"alerts":[]}`)}
+}
