@@ -287,8 +287,19 @@ func (s *Set) Span() (start, end int64) {
 // archive's current files decide. Each problem is logged once, not on
 // every query that meets it.
 func (s *Set) noteProblem(e *Entry, err error) {
+	s.noteProblemAt(e, err, "")
+}
+
+// noteProblemAt is noteProblem for a failure met reading the files as
+// they were when their signature was read (read; "" for now): one they no
+// longer have (restored or rewritten while the query read them) is not
+// recorded, nor kept against the files that replaced them.
+func (s *Set) noteProblemAt(e *Entry, err error, read string) {
 	base := e.Files.Base
 	sig := filesSig(e.Files)
+	if read != "" && read != sig {
+		return
+	}
 	s.mu.Lock()
 	if s.entries[base] != e {
 		s.mu.Unlock()

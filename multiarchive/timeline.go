@@ -240,7 +240,18 @@ func (tl *Timeline) Select(t1, t2 int64) []*Entry {
 type Opened struct {
 	Entry   *Entry
 	Archive *archive.Archive
-	Live    bool // the newest archive of its host: pmlogger may still write it
+	Live    bool   // the newest archive of its host: pmlogger may still write it
+	sig     string // of the files when opened (see ReportProblem)
+}
+
+// ReportProblem is Entry.ReportProblem for a failure met reading the
+// archive as it was opened: a failure of files that have changed since
+// (pmlogger_daily rewrote them, or a truncated volume was restored while
+// the query read it) is not recorded against the files now there.
+func (o Opened) ReportProblem(err error) {
+	if o.Entry.set != nil && err != nil {
+		o.Entry.set.noteProblemAt(o.Entry, err, o.sig)
+	}
 }
 
 // Open loads the archives meeting [t1, t2] through the Set's cache. When
@@ -270,7 +281,7 @@ func (tl *Timeline) Open(t1, t2 int64) ([]Opened, []error) {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, Opened{Entry: e, Archive: a, Live: live})
+		out = append(out, Opened{Entry: e, Archive: a, Live: live, sig: filesSig(e.Files)})
 	}
 	return out, errs
 }

@@ -146,7 +146,7 @@ func (sc *scan) decode(ai int, from *archive.Position, open []multiarchive.Table
 	if d.Err != nil {
 		// A corrupt record: what was read is served, the rest reported.
 		g.warns.Add(d.Err)
-		o.Entry.ReportProblem(d.Err)
+		o.ReportProblem(d.Err)
 	}
 	sc.fromTable(ai, d.Table)
 	return d, nil
