@@ -1,18 +1,8 @@
 package multiarchive
 
-import (
-	"math"
-
-	"github.com/pcp-remote-read/pcp-remote-read/archive"
-)
+import "math"
 
 // What only the tests use.
-
-// BuildTable decodes a whole archive into a table file at path (written to
-// a temporary name and renamed, so readers never see half a table).
-func BuildTable(a *archive.Archive, path string) (*Table, error) {
-	return buildTable(a, path, nil)
-}
 
 // upper is a bound no record of entry i lies after: the next archive's
 // start, unless the archive is known to run past it (an overlap); the last

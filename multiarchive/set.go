@@ -34,7 +34,7 @@ type Options struct {
 	// Now is the clock, for tests; nil means time.Now.
 	Now func() time.Time
 	// TableDir, when set, is where column tables of archives are kept
-	// (see Table): whole tables of closed archives, prefix tables of each
+	// (see coltable.Table): whole tables of closed archives, prefix tables of each
 	// host's newest; they are built in the background after a query first
 	// reads an archive. TableSync builds them on demand instead. Open
 	// creates the directory; if it cannot be written, tables are off and

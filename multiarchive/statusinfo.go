@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/coltable"
 )
 
 // What Status says of each archive's column table, read from what the
@@ -88,7 +90,7 @@ func tableName(name string) (h uint64, ok bool) {
 	return nameHash(name)
 }
 
-var tableSuffix = fmt.Sprintf("-v%d.tbl", tableVersion)
+var tableSuffix = fmt.Sprintf("-v%d.tbl", coltable.Version)
 
 // nameHash is the archive hash a table file's name begins with.
 func nameHash(name string) (uint64, bool) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/coltable"
 )
 
 // Status's hash of an archive's path is the one its table names begin
@@ -91,7 +92,7 @@ func TestStatusTables(t *testing.T) {
 	a, b, c := st.Hosts[0].Archives[0].Path, st.Hosts[0].Archives[1].Path, st.Hosts[1].Archives[0].Path
 	ts := s.tables
 	name := func(base string, id int) string {
-		return filepath.Join(dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(base), id, tableVersion))
+		return filepath.Join(dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(base), id, coltable.Version))
 	}
 	ts.mu.Lock()
 	ts.pending[name(a, 1)] = true
@@ -148,7 +149,7 @@ func BenchmarkStatus(b *testing.B) {
 					base := fmt.Sprintf("/var/log/pcp/pmlogger/%s/2025%04d", tl.Host, d)
 					tl.entries = append(tl.entries, &Entry{Files: archive.Files{Base: base}, Start: int64(d) * 86400e9, end: int64(d)*86400e9 + 86000e9})
 					if tables && d%10 == 0 {
-						if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(base), d, tableVersion)), nil, 0o644); err != nil {
+						if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(base), d, coltable.Version)), nil, 0o644); err != nil {
 							b.Fatal(err)
 						}
 					}

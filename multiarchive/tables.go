@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/coltable"
 )
 
 // tableStore manages the sidecar directory of tables: lookup by archive
 // identity, one background builder, and bounded maps of loaded
 // directories. Closed archives get whole tables; the newest archive of a
-// host, which may still grow, gets prefix tables (see Table).
+// host, which may still grow, gets prefix tables (see coltable.Table).
 type tableStore struct {
 	dir  string
 	sync bool // build on the caller's goroutine (tests, benchmarks)
@@ -29,7 +30,7 @@ type tableStore struct {
 	tail int64
 
 	mu      sync.Mutex
-	loaded  map[string]*Table
+	loaded  map[string]*coltable.Table
 	order   []string // load order, for eviction
 	pending map[string]bool
 	failed  map[string]string
@@ -38,7 +39,7 @@ type tableStore struct {
 	done    chan struct{} // closed when the builder has stopped
 	// superseded tables and since when, removed after tableGrace.
 	superseded map[string]time.Time
-	prefixes   map[string]*Table // by archive base path
+	prefixes   map[string]*coltable.Table // by archive base path
 	prefixLRU  []string
 	extended   uint64 // prefix tables built or extended
 	// tried is, by archive, the uncovered bytes when a prefix build last
@@ -148,8 +149,8 @@ func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 	if tail <= 0 {
 		tail = defaultTail
 	}
-	ts := &tableStore{dir: dir, sync: syncBuild, tail: tail, set: s, loaded: map[string]*Table{}, pending: map[string]bool{},
-		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*Table{}, tried: map[string]int64{}}
+	ts := &tableStore{dir: dir, sync: syncBuild, tail: tail, set: s, loaded: map[string]*coltable.Table{}, pending: map[string]bool{},
+		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*coltable.Table{}, tried: map[string]int64{}}
 	ts.pause = throttle{busy: func() bool { return ts.direct.Load() > 0 }, sleep: time.Sleep, now: time.Now}
 	ts.sweep()
 	if !syncBuild {
@@ -182,7 +183,7 @@ func (s *Set) Close() {
 // makes are touched.
 func (ts *tableStore) sweep() {
 	names, _ := filepath.Glob(filepath.Join(ts.dir, "*"))
-	suffix := fmt.Sprintf("-v%d.tbl", tableVersion)
+	suffix := fmt.Sprintf("-v%d.tbl", coltable.Version)
 	for _, p := range names {
 		b := filepath.Base(p)
 		if strings.HasSuffix(b, ".tbl") && len(b) > 17 && b[16] == '-' && !strings.HasSuffix(b, suffix) ||
@@ -225,17 +226,17 @@ func (ts *tableStore) tablePath(o Opened) (string, error) {
 		}
 		fmt.Fprintf(id, "%s\x00%d\x00%d\x00", filepath.Base(p), fi.Size(), fi.ModTime().UnixNano())
 	}
-	return filepath.Join(ts.dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(f.Base), id.Sum64(), tableVersion)), nil
+	return filepath.Join(ts.dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(f.Base), id.Sum64(), coltable.Version)), nil
 }
 
 // prefixPath names a prefix table by its archive and where it stops.
 func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
-	return filepath.Join(ts.dir, fmt.Sprintf("%s-L%d.%d-v%d.tbl", baseHash(base), tail.Vol, tail.Off, tableVersion))
+	return filepath.Join(ts.dir, fmt.Sprintf("%s-L%d.%d-v%d.tbl", baseHash(base), tail.Vol, tail.Off, coltable.Version))
 }
 
 // get returns the table of a closed archive, or nil when there is none yet
 // (one is then built in the background) or it cannot be made.
-func (ts *tableStore) get(o Opened) *Table {
+func (ts *tableStore) get(o Opened) *coltable.Table {
 	path, err := ts.tablePath(o)
 	if err != nil {
 		return nil
@@ -250,7 +251,7 @@ func (ts *tableStore) get(o Opened) *Table {
 		return nil
 	}
 	ts.mu.Unlock()
-	if t, err := OpenTable(path); err == nil {
+	if t, err := coltable.Open(path); err == nil {
 		ts.remember(path, t)
 		return t
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -314,8 +315,8 @@ func (ts *tableStore) builder() {
 	}
 }
 
-func (ts *tableStore) build(o Opened, path string) *Table {
-	t, err := buildTable(o.Archive, path, ts.yield())
+func (ts *tableStore) build(o Opened, path string) *coltable.Table {
+	t, err := coltable.Build(o.Archive, path, ts.yield())
 	if err != nil {
 		ts.mu.Lock()
 		ts.failed[path] = err.Error()
@@ -348,7 +349,7 @@ func (ts *tableStore) retire(current string) {
 		if _, ok := ts.superseded[p]; !ok {
 			ts.superseded[p] = now
 			if t := ts.loaded[p]; t != nil {
-				t.release()
+				t.Release()
 			}
 			delete(ts.loaded, p)
 		}
@@ -361,7 +362,7 @@ func (ts *tableStore) retire(current string) {
 	}
 }
 
-func (ts *tableStore) remember(path string, t *Table) {
+func (ts *tableStore) remember(path string, t *coltable.Table) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if _, ok := ts.loaded[path]; ok {
@@ -371,7 +372,7 @@ func (ts *tableStore) remember(path string, t *Table) {
 	ts.order = append(ts.order, path)
 	for len(ts.order) > maxLoadedTables {
 		if old := ts.loaded[ts.order[0]]; old != nil {
-			old.release()
+			old.Release()
 		}
 		delete(ts.loaded, ts.order[0])
 		ts.order = ts.order[1:]
@@ -386,7 +387,7 @@ func (ts *tableStore) remember(path string, t *Table) {
 // One is built in the background the first time, and extended when the
 // tail grows past Options.TableTail. A closed archive whose table is not
 // built yet is served from the prefix table it had while it was the newest.
-func (s *Set) Table(o Opened) *Table {
+func (s *Set) Table(o Opened) *coltable.Table {
 	if s.tables == nil {
 		return nil
 	}
@@ -402,12 +403,12 @@ func (s *Set) Table(o Opened) *Table {
 // prefix returns the latest valid prefix table of an archive, loading it
 // from the directory when it is not in memory; with build, it queues a
 // build or extension when there is none or its tail is long.
-func (ts *tableStore) prefix(o Opened, build bool) *Table {
+func (ts *tableStore) prefix(o Opened, build bool) *coltable.Table {
 	base := o.Entry.Files.Base
 	ts.mu.Lock()
 	t := ts.prefixes[base]
 	ts.mu.Unlock()
-	if t != nil && !t.valid() {
+	if t != nil && !t.Valid() {
 		ts.forgetPrefix(base, t)
 		t = nil
 	}
@@ -419,7 +420,7 @@ func (ts *tableStore) prefix(o Opened, build bool) *Table {
 	if !build {
 		return t
 	}
-	n := uncovered(o.Archive, t)
+	n := coltable.Uncovered(o.Archive, t)
 	ts.mu.Lock()
 	last, tried := ts.tried[base]
 	ts.mu.Unlock()
@@ -438,9 +439,9 @@ func (ts *tableStore) prefix(o Opened, build bool) *Table {
 
 // findPrefix returns the valid prefix table of an archive on disk that
 // covers the most, removing the invalid ones it finds.
-func (ts *tableStore) findPrefix(base string) *Table {
-	names, _ := filepath.Glob(filepath.Join(ts.dir, fmt.Sprintf("%s-L*-v%d.tbl", baseHash(base), tableVersion)))
-	var best *Table
+func (ts *tableStore) findPrefix(base string) *coltable.Table {
+	names, _ := filepath.Glob(filepath.Join(ts.dir, fmt.Sprintf("%s-L*-v%d.tbl", baseHash(base), coltable.Version)))
+	var best *coltable.Table
 	for _, p := range names {
 		ts.mu.Lock()
 		_, gone := ts.superseded[p]
@@ -448,8 +449,8 @@ func (ts *tableStore) findPrefix(base string) *Table {
 		if gone {
 			continue
 		}
-		t, err := OpenTable(p)
-		if err != nil || t.Tail == nil || !t.valid() {
+		t, err := coltable.Open(p)
+		if err != nil || t.Tail == nil || !t.Valid() {
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				ts.set.log.Warn("damaged table, removed", "table", p, "err", err)
 			}
@@ -463,17 +464,17 @@ func (ts *tableStore) findPrefix(base string) *Table {
 	return best
 }
 
-func (ts *tableStore) rememberPrefix(base string, t *Table) {
+func (ts *tableStore) rememberPrefix(base string, t *coltable.Table) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if old := ts.prefixes[base]; old != nil && old != t {
-		old.release()
+		old.Release()
 	}
 	ts.prefixes[base] = t
 	ts.prefixLRU = append(deleteString(ts.prefixLRU, base), base)
 	for len(ts.prefixLRU) > maxLoadedTables {
 		if old := ts.prefixes[ts.prefixLRU[0]]; old != nil {
-			old.release()
+			old.Release()
 		}
 		delete(ts.prefixes, ts.prefixLRU[0])
 		ts.prefixLRU = ts.prefixLRU[1:]
@@ -482,10 +483,10 @@ func (ts *tableStore) rememberPrefix(base string, t *Table) {
 
 // forgetPrefix drops a prefix table whose archive files were replaced or
 // truncated; the file goes after tableGrace (a query may be reading it).
-func (ts *tableStore) forgetPrefix(base string, t *Table) {
+func (ts *tableStore) forgetPrefix(base string, t *coltable.Table) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	t.release()
+	t.Release()
 	if ts.prefixes[base] == t {
 		delete(ts.prefixes, base)
 		ts.prefixLRU = deleteString(ts.prefixLRU, base)
@@ -501,10 +502,10 @@ func (ts *tableStore) forgetPrefix(base string, t *Table) {
 // before the records that use it, so every record read was then described
 // by what was loaded (an instance added later would otherwise be stored
 // without its name, for good).
-func (ts *tableStore) buildPrefix(o Opened) *Table {
+func (ts *tableStore) buildPrefix(o Opened) *coltable.Table {
 	base := o.Entry.Files.Base
 	var n int64
-	fail := func(err error) *Table {
+	fail := func(err error) *coltable.Table {
 		ts.set.log.Info("archive tail read directly, no prefix table", "archive", base, "reason", err)
 		ts.mu.Lock()
 		ts.tried[base] = n
@@ -520,31 +521,32 @@ func (ts *tableStore) buildPrefix(o Opened) *Table {
 		return fail(err)
 	}
 	old := ts.prefix(Opened{Entry: o.Entry, Archive: a}, false)
-	var b *tableBuilder
+	var b *coltable.PrefixBuild
 	if old != nil {
-		if b, err = extendTable(a, old); err != nil {
+		if b, err = coltable.StartPrefix(a, old, ts.yield()); err != nil {
 			ts.set.log.Warn("prefix table unreadable, rebuilding", "table", old.Path, "err", err)
 			old, b = nil, nil
 		}
 	}
 	if b == nil {
-		b = newTableBuilder(a)
+		if b, err = coltable.StartPrefix(a, nil, ts.yield()); err != nil {
+			return fail(err)
+		}
 	}
-	b.yield = ts.yield()
-	n = uncovered(a, old)
-	if err := b.feed(); err != nil {
+	n = coltable.Uncovered(a, old)
+	if err := b.Feed(); err != nil {
 		return fail(err)
 	}
 	if after, err := os.Stat(o.Entry.Files.Meta); err != nil || after.Size() != before.Size() {
 		return nil // new metadata: the next query tries again
 	}
-	if old != nil && *b.pos == *old.Tail {
+	if old != nil && b.Pos() == *old.Tail {
 		ts.mu.Lock()
 		ts.tried[base] = n // nothing new: a partial record at the end
 		ts.mu.Unlock()
 		return old
 	}
-	t, err := b.write(ts.prefixPath(base, *b.pos), true)
+	t, err := b.Write(ts.prefixPath(base, b.Pos()))
 	if err != nil {
 		return fail(err)
 	}

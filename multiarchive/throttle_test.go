@@ -1,12 +1,9 @@
 package multiarchive
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
 
 // TestThrottle checks the builder's pacing on a clock of its own: no pause
@@ -73,40 +70,5 @@ func TestDirectRead(t *testing.T) {
 	sync.DirectRead()
 	if sync.tables.direct.Load() != 0 || sync.tables.yield() != nil {
 		t.Fatal("a Set building on the caller's goroutine counts direct readers or yields")
-	}
-}
-
-// TestBuildYields checks that a table build calls yield every yieldEvery
-// records and that yielding changes nothing in the table.
-func TestBuildYields(t *testing.T) {
-	name := "../testdata/pcp-qa/count-mark/count-mark"
-	a, err := archive.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := 0
-	r := a.NewReader(archive.ReaderOptions{})
-	for r.Next() {
-		records++
-	}
-	r.Close()
-	if records < 2*yieldEvery {
-		t.Fatalf("%s has %d records: too few to test", name, records)
-	}
-	calls := 0
-	dir := t.TempDir()
-	yielded, err := buildTable(a, filepath.Join(dir, "y.tbl"), func() { calls++ })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls != records/yieldEvery {
-		t.Fatalf("%d calls of yield for %d records, want %d", calls, records, records/yieldEvery)
-	}
-	plain, err := BuildTable(a, filepath.Join(dir, "p.tbl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(yielded.Series, plain.Series) || yielded.First != plain.First || yielded.Last != plain.Last {
-		t.Fatal("a table built with yield differs")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
+	"github.com/pcp-remote-read/pcp-remote-read/coltable"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/pmns"
 )
@@ -61,7 +62,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			if !tbl.Complete(o.Archive) {
 				// The records the prefix table does not cover yet. A
 				// <mark> among them ends the table's series too.
-				open := make([]multiarchive.TableSeries, len(segs))
+				open := make([]coltable.Series, len(segs))
 				for i, sg := range segs {
 					open[i] = sg.tbl.Series[sg.idx]
 				}
@@ -114,12 +115,12 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 
 // decode reads one archive's records in the window, or from a prefix
 // table's tail on, through the pipeline that builds column tables
-// (multiarchive.Decode), and takes the selected series from the table it
+// (coltable.Decode), and takes the selected series from the table it
 // makes in memory, as from one on disk. Only the series some selected
 // metric's matchers accept are kept.
-func (sc *scan) decode(ai int, from *archive.Position, open []multiarchive.TableSeries) (*multiarchive.Decoded, error) {
+func (sc *scan) decode(ai int, from *archive.Position, open []coltable.Series) (*coltable.Decoded, error) {
 	g, o := sc.g, sc.opened[ai]
-	opt := multiarchive.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: sc.ctx,
+	opt := coltable.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: sc.ctx,
 		Want: func(pmid archive.PMID, inst int32, iname string, named bool) bool {
 			if sc.ns.Excluded(ai, pmid) {
 				return false
@@ -130,8 +131,8 @@ func (sc *scan) decode(ai int, from *archive.Position, open []multiarchive.Table
 	if limit := g.q.s.opts.MaxSamples; limit > 0 && !g.presence {
 		opt.MaxSamples = max(limit-g.samples, 0) + 1
 	}
-	d, err := multiarchive.Decode(o.Archive, opt)
-	if errors.Is(err, multiarchive.ErrSampleLimit) {
+	d, err := coltable.Decode(o.Archive, opt)
+	if errors.Is(err, coltable.ErrSampleLimit) {
 		return nil, &LimitError{Limit: g.q.s.opts.MaxSamples}
 	}
 	if err != nil {
@@ -185,7 +186,7 @@ func (g *gathering) segmentOf(s *series, ai int) *segment {
 // samples left in the table. It returns the segments it made. Two table
 // series that make one Prometheus series (an instance named "" and one
 // without a name) each get a segment.
-func (sc *scan) fromTable(ai int, tbl *multiarchive.Table) (segs []*segment) {
+func (sc *scan) fromTable(ai int, tbl *coltable.Table) (segs []*segment) {
 	g, o := sc.g, sc.opened[ai]
 	for pmid, mlist := range sc.byPMID {
 		if sc.ns.Excluded(ai, pmid) {
@@ -216,7 +217,7 @@ func (sc *scan) fromTable(ai int, tbl *multiarchive.Table) (segs []*segment) {
 
 // estimate is the samples of a table series inside the window, assuming
 // they are spread evenly: exact when the window covers the series.
-func estimate(ts *multiarchive.TableSeries, mint, maxt int64) int64 {
+func estimate(ts *coltable.Series, mint, maxt int64) int64 {
 	if ts.MinT >= mint && ts.MaxT <= maxt || ts.MaxT == ts.MinT {
 		return int64(ts.Samples)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 
-	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
+	"github.com/pcp-remote-read/pcp-remote-read/coltable"
 )
 
 type sample struct {
@@ -35,8 +35,8 @@ type series struct {
 type segment struct {
 	host, ai int // timeline (per Select) and archive position in it
 	// A table series: of a column table on disk, or of the table
-	// multiarchive.Decode made in memory from the archive's records.
-	tbl *multiarchive.Table
+	// coltable.Decode made in memory from the archive's records.
+	tbl *coltable.Table
 	idx int
 	// stale is the ms of the staleness marker that follows this archive
 	// (a boundary before the next one), or noStale.
@@ -389,7 +389,7 @@ func (it *chunkIterator) build() {
 // with a staleness marker that has no value before it (a table never has
 // two markers in a row, so then the whole chunk obeys the rule). The other
 // chunks are decoded sample by sample.
-func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
+func (it *chunkIterator) fromTable(tbl *coltable.Table, idx int) error {
 	ts := &tbl.Series[idx]
 	s := it.s
 	if ts.MaxT < s.mint || ts.MinT > s.maxt || ts.Samples == 0 {
@@ -412,7 +412,7 @@ func (it *chunkIterator) fromTable(tbl *multiarchive.Table, idx int) error {
 		it.used = append(it.used, region[:cap(region)])
 	}
 	for len(region) > 0 {
-		var c multiarchive.TableChunk
+		var c coltable.Chunk
 		if c, region, err = tbl.NextChunk(region); err != nil {
 			return err
 		}

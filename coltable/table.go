@@ -1,4 +1,10 @@
-package multiarchive
+// Package coltable is the column table: an archive decoded into
+// per-series Prometheus XOR chunks (see Table and docs/column-tables.md).
+// It owns the file format, building (the one pipeline from records to
+// series, also used in memory by Decode), opening, window reads and
+// checksums. Which tables exist, whether they are still valid and when to
+// build them is the store's, in multiarchive.
+package coltable
 
 import (
 	"bufio"
@@ -30,7 +36,7 @@ import (
 // A closed archive's table covers all of it. The newest archive of a host,
 // which pmlogger may still be writing, gets a prefix table: it covers the
 // records before Tail, and a query reads the records from Tail on itself.
-// Prefix tables are extended when the tail grows long (see tableStore).
+// Prefix tables are extended when the tail grows long (see multiarchive's tableStore).
 //
 // Tables live in a sidecar cache directory, never beside the archives. A
 // closed archive's table is named by the archive's path and the size and
@@ -62,7 +68,7 @@ import (
 type Table struct {
 	Path        string
 	First, Last int64 // ns of the first and last record covered
-	Series      []TableSeries
+	Series      []Series
 	// Tail, for a prefix table, is where the records it does not cover
 	// begin; nil for a whole archive.
 	Tail  *archive.Position
@@ -76,7 +82,7 @@ type Table struct {
 	// with the series' first read: a short window reads only the chunks
 	// around it.
 	sparse []atomic.Pointer[[]chunkRef]
-	// inMemory: made by Decode, its series' chunks in TableSeries.mem.
+	// inMemory: made by Decode, its series' chunks in Series.mem.
 	inMemory bool
 }
 
@@ -90,8 +96,8 @@ type chunkRef struct {
 // of the sparse index: small enough to keep for every series read.
 const sparseEvery = 8
 
-// TableSeries is one series of a table.
-type TableSeries struct {
+// Series is one series of a table.
+type Series struct {
 	PMID archive.PMID
 	// Inst is the instance id; archive.InstNull for a singular metric,
 	// whatever ids its values carry in the records.
@@ -106,8 +112,8 @@ type TableSeries struct {
 	mem        []byte // the chunks, for a table in memory (Decode)
 }
 
-// TableChunk is one chunk of a table series.
-type TableChunk struct {
+// Chunk is one chunk of a table series.
+type Chunk struct {
 	MinT, MaxT            int64 // ms of its first and last sample
 	FirstStale, LastStale bool  // those samples are staleness markers
 	Data                  []byte
@@ -127,11 +133,13 @@ type sourceFile struct {
 const sumLen = 4096
 
 const (
-	tableMagic   = "PCPRRTB4"
-	trailerLen   = 8 + 8 + 8 + 4 + 8 + 4 + 8
-	chunkHdrLen  = 8 + 8 + 4 + 1 + 4
-	refLen       = 8 + 4
-	tableVersion = 4
+	tableMagic  = "PCPRRTB4"
+	trailerLen  = 8 + 8 + 8 + 4 + 8 + 4 + 8
+	chunkHdrLen = 8 + 8 + 4 + 1 + 4
+	refLen      = 8 + 4
+	// Version is the format version, part of every table file's name:
+	// the store sweeps tables of other versions.
+	Version = 4
 
 	chunkFirstStale = 1
 	chunkLastStale  = 2
@@ -144,7 +152,7 @@ const noMark = math.MinInt64
 var staleNaN = math.Float64frombits(0x7ff0000000000002)
 
 // seriesKey identifies a series within one archive: distinct keys are
-// distinct series of a query (see TableSeries.Inst).
+// distinct series of a query (see Series.Inst).
 type seriesKey struct {
 	pmid  archive.PMID
 	inst  int32
@@ -305,7 +313,7 @@ type tableBuilder struct {
 	// firstMark is the ms of the first <mark> read, or noMark.
 	firstMark int64
 	// yield, when set, is called between batches of records: the
-	// background builder gives way to queries there (see throttle).
+	// background builder gives way to queries there (see multiarchive's throttle).
 	yield func()
 }
 
@@ -359,7 +367,7 @@ func extendTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
 		}
 		s := &seriesBuild{key: seriesKey{pmid: ts.PMID, inst: ts.Inst, named: ts.Named, iname: ts.IName},
 			buf: region, minT: ts.MinT, maxT: ts.MaxT, n: ts.Samples, lastT: ts.MaxT, started: ts.Samples > 0}
-		var last TableChunk
+		var last Chunk
 		for rest := region; len(rest) > 0; {
 			if last, rest, err = t.NextChunk(rest); err != nil {
 				return nil, err
@@ -702,7 +710,7 @@ func (t *Table) write(order []*seriesBuild) error {
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	off := int64(len(tableMagic))
 	w.WriteString(tableMagic)
-	t.Series = make([]TableSeries, 0, len(order))
+	t.Series = make([]Series, 0, len(order))
 	var refs []byte
 	for _, s := range order {
 		if err := s.finish(); err != nil {
@@ -712,7 +720,7 @@ func (t *Table) write(order []*seriesBuild) error {
 		refs = sparseIndex(refs[:0], s.buf)
 		w.Write(refs)
 		off += int64(len(refs))
-		t.Series = append(t.Series, TableSeries{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
+		t.Series = append(t.Series, Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
 			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: off, len: len(s.buf), nrefs: len(refs) / refLen})
 		w.Write(s.buf)
 		off += int64(len(s.buf))
@@ -800,9 +808,9 @@ func (t *Table) encodeDirectory() []byte {
 	return b
 }
 
-// OpenTable reads a table's directory. Any damage is an error: the caller
+// Open reads a table's directory. Any damage is an error: the caller
 // rebuilds the table or reads the archive directly.
-func OpenTable(path string) (*Table, error) {
+func Open(path string) (*Table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -843,12 +851,12 @@ func OpenTable(path string) (*Table, error) {
 	if n > len(dir)/41 {
 		return nil, bad("series count")
 	}
-	t.Series = make([]TableSeries, 0, n)
+	t.Series = make([]Series, 0, n)
 	for i := 0; i < n; i++ {
 		if len(dir) < 11 {
 			return nil, bad("directory truncated")
 		}
-		s := TableSeries{PMID: archive.PMID(be.Uint32(dir)), Inst: int32(be.Uint32(dir[4:])), Named: dir[8] == 1}
+		s := Series{PMID: archive.PMID(be.Uint32(dir)), Inst: int32(be.Uint32(dir[4:])), Named: dir[8] == 1}
 		nl := int(be.Uint16(dir[9:]))
 		dir = dir[11:]
 		if len(dir) < nl+34 {
@@ -1031,25 +1039,25 @@ func (t *Table) release() { t.f.Store(nil) }
 
 // NextChunk parses the first chunk of a series region from ReadSeries and
 // returns the rest. The chunk's Data aliases the region.
-func (t *Table) NextChunk(b []byte) (TableChunk, []byte, error) {
+func (t *Table) NextChunk(b []byte) (Chunk, []byte, error) {
 	if len(b) < chunkHdrLen {
-		return TableChunk{}, nil, fmt.Errorf("%s: damaged chunk header", t.Path)
+		return Chunk{}, nil, fmt.Errorf("%s: damaged chunk header", t.Path)
 	}
 	be := binary.BigEndian
-	c := TableChunk{MinT: int64(be.Uint64(b)), MaxT: int64(be.Uint64(b[8:]))}
+	c := Chunk{MinT: int64(be.Uint64(b)), MaxT: int64(be.Uint64(b[8:]))}
 	n := int(be.Uint32(b[16:]))
 	c.FirstStale, c.LastStale = b[20]&chunkFirstStale != 0, b[20]&chunkLastStale != 0
 	sum := be.Uint32(b[21:])
 	b = b[chunkHdrLen:]
 	if n > len(b) || n < 3 || c.MaxT < c.MinT {
-		return TableChunk{}, nil, fmt.Errorf("%s: damaged chunk", t.Path)
+		return Chunk{}, nil, fmt.Errorf("%s: damaged chunk", t.Path)
 	}
 	c.Data = b[:n]
 	if crc32.Checksum(c.Data, castagnoli) != sum {
-		return TableChunk{}, nil, fmt.Errorf("%s: chunk checksum mismatch", t.Path)
+		return Chunk{}, nil, fmt.Errorf("%s: chunk checksum mismatch", t.Path)
 	}
 	if k := binary.BigEndian.Uint16(c.Data); k == 0 || k > 120 {
-		return TableChunk{}, nil, fmt.Errorf("%s: chunk of %d samples", t.Path, k)
+		return Chunk{}, nil, fmt.Errorf("%s: chunk of %d samples", t.Path, k)
 	}
 	return c, b[n:], nil
 }
@@ -1083,7 +1091,7 @@ func (t *Table) each(r io.ReaderAt, i int, mint, maxt int64, buf []byte, f func(
 	buf = b
 	var it chunkenc.Iterator
 	for len(b) > 0 {
-		var c TableChunk
+		var c Chunk
 		if c, b, err = t.NextChunk(b); err != nil {
 			return buf, err
 		}
@@ -1156,7 +1164,7 @@ func (t *Table) firstValue(i int, mint, maxt int64, buf []byte) (int64, bool, []
 	}
 	buf = b
 	for len(b) > 0 {
-		var c TableChunk
+		var c Chunk
 		if c, b, err = t.NextChunk(b); err != nil {
 			return 0, false, buf, err
 		}
@@ -1171,7 +1179,7 @@ func (t *Table) firstValue(i int, mint, maxt int64, buf []byte) (int64, bool, []
 
 // valueIn finds the first value (not a marker) of a chunk of series i in
 // [mint, maxt], decoding the chunk only when its header does not tell.
-func (t *Table) valueIn(i int, c TableChunk, mint, maxt int64, it chunkenc.Iterator) (int64, bool, chunkenc.Iterator, error) {
+func (t *Table) valueIn(i int, c Chunk, mint, maxt int64, it chunkenc.Iterator) (int64, bool, chunkenc.Iterator, error) {
 	if c.MaxT < mint || c.MinT > maxt {
 		return 0, false, it, nil
 	}

@@ -1,4 +1,4 @@
-package multiarchive
+package coltable
 
 import (
 	"bytes"

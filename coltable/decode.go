@@ -1,4 +1,4 @@
-package multiarchive
+package coltable
 
 import (
 	"context"
@@ -31,7 +31,7 @@ type DecodeOptions struct {
 	From *archive.Position
 	// Open are series (of a prefix table From continues) that have values
 	// before From: a <mark> among the records read ends them too.
-	Open []TableSeries
+	Open []Series
 	// Want, when set, says whether a series is wanted, the first time it
 	// has a value; the values of the others are not kept.
 	Want func(pmid archive.PMID, inst int32, iname string, named bool) bool
@@ -249,7 +249,7 @@ func appendSamples(out []lateSample, chunks []byte) []lateSample {
 
 // seedOpen makes the series of Open that belong to the part's PMIDs (nil:
 // all), open, so that a <mark> ends them.
-func (b *tableBuilder) seedOpen(open []TableSeries, pmids []archive.PMID) {
+func (b *tableBuilder) seedOpen(open []Series, pmids []archive.PMID) {
 	var in map[archive.PMID]bool
 	if pmids != nil {
 		in = make(map[archive.PMID]bool, len(pmids))
@@ -279,7 +279,7 @@ func (b *tableBuilder) memTable() (*Table, error) {
 	t.First, t.Last = b.span()
 	order := b.order
 	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
-	t.Series = make([]TableSeries, 0, len(order))
+	t.Series = make([]Series, 0, len(order))
 	var err error
 	for _, s := range order {
 		if ferr := s.finish(); ferr != nil && err == nil {
@@ -288,7 +288,7 @@ func (b *tableBuilder) memTable() (*Table, error) {
 		if s.n == 0 {
 			continue
 		}
-		t.Series = append(t.Series, TableSeries{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
+		t.Series = append(t.Series, Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
 			MinT: s.minT, MaxT: s.maxT, Samples: s.n, len: len(s.buf), mem: s.buf})
 	}
 	return t, err
