@@ -95,7 +95,7 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 			from := *opt.From
 			b.pos = &from
 		}
-		b.seedOpen(opt.Open, nil)
+		b.seedOpen(opt.Open)
 		bs[i] = b
 		wg.Add(1)
 		go func() {
@@ -209,7 +209,8 @@ func (b *tableBuilder) appendPart(p *tableBuilder) {
 			s.n += ps.n
 			s.maxT, s.lastT = ps.maxT, ps.lastT
 		} else {
-			s.late = appendSamples(s.late, ps.buf)
+			// The chunks were made by this builder: they decode.
+			s.late, _ = appendSamples(s.late, ps.buf)
 			s.late = append(s.late, ps.late...)
 		}
 		s.open = ps.open
@@ -230,12 +231,12 @@ func (b *tableBuilder) appendPart(p *tableBuilder) {
 }
 
 // appendSamples appends the samples of a series' chunks.
-func appendSamples(out []lateSample, chunks []byte) []lateSample {
+func appendSamples(out []lateSample, chunks []byte) ([]lateSample, error) {
 	for rest := chunks; len(rest) >= chunkHdrLen; {
 		n := int(binary.BigEndian.Uint32(rest[16:]))
 		xc, err := chunkenc.FromData(chunkenc.EncXOR, rest[chunkHdrLen:chunkHdrLen+n])
 		if err != nil {
-			return out // made by this program: cannot happen
+			return out, err
 		}
 		it := xc.Iterator(nil)
 		for it.Next() == chunkenc.ValFloat {
@@ -244,23 +245,13 @@ func appendSamples(out []lateSample, chunks []byte) []lateSample {
 		}
 		rest = rest[chunkHdrLen+n:]
 	}
-	return out
+	return out, nil
 }
 
-// seedOpen makes the series of Open that belong to the part's PMIDs (nil:
-// all), open, so that a <mark> ends them.
-func (b *tableBuilder) seedOpen(open []Series, pmids []archive.PMID) {
-	var in map[archive.PMID]bool
-	if pmids != nil {
-		in = make(map[archive.PMID]bool, len(pmids))
-		for _, p := range pmids {
-			in[p] = true
-		}
-	}
+// seedOpen makes the series of Open (of the prefix table the reading
+// continues) open, so that a <mark> ends them.
+func (b *tableBuilder) seedOpen(open []Series) {
 	for _, ts := range open {
-		if in != nil && !in[ts.PMID] {
-			continue
-		}
 		key := seriesKey{pmid: ts.PMID, inst: ts.Inst, named: ts.Named, iname: ts.IName}
 		if _, ok := b.series[key]; ok {
 			continue

@@ -243,19 +243,9 @@ func (s *seriesBuild) finish() error {
 	if len(s.late) == 0 {
 		return nil
 	}
-	var all []lateSample
-	for rest := s.buf; len(rest) >= chunkHdrLen; {
-		n := int(binary.BigEndian.Uint32(rest[16:]))
-		xc, err := chunkenc.FromData(chunkenc.EncXOR, rest[chunkHdrLen:chunkHdrLen+n])
-		if err != nil {
-			return err
-		}
-		it := xc.Iterator(nil)
-		for it.Next() == chunkenc.ValFloat {
-			t, v := it.At()
-			all = append(all, lateSample{t, v})
-		}
-		rest = rest[chunkHdrLen+n:]
+	all, err := appendSamples(nil, s.buf)
+	if err != nil {
+		return err
 	}
 	all = append(all, s.late...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
