@@ -55,10 +55,20 @@ func pmcdAnswers() bool {
 // working directory for the PMDAs' logs), and stops it when the test ends.
 // Without PCP, or when pmcd cannot be started (not root), the test is
 // skipped, or fails under CI=true.
+//
+// Test binaries of several packages run at once, and each would otherwise
+// use or start the one pmcd on its own: a pmcd one binary started dies
+// when that binary's test ends, under another's pmlogger, and a second
+// pmcd that fails to bind the port takes the first one's unix socket
+// with it as it exits (pmlogger's local: then falls back to TCP, and its
+// archive loses the credential labels). So a test holds an exclusive
+// lock on a file in the temporary directory from here until it ends:
+// the tests that need pmcd run one after another, across packages.
 func PMCD(t testing.TB) {
 	t.Helper()
 	_, err := exec.LookPath("pminfo")
 	Require(t, "PCP (pminfo; Debian package pcp)", err == nil)
+	lockPMCD(t)
 	if pmcdAnswers() {
 		return
 	}
@@ -127,6 +137,27 @@ func PMCD(t testing.TB) {
 	}
 	t.Logf("started pmcd (pid %d) on %s", cmd.Process.Pid, PMCDAddr)
 	t.Cleanup(stop)
+}
+
+// lockPMCD takes the lock PMCD describes and releases it when the test
+// ends (after the cleanups registered later, which stop pmcd, have run).
+func lockPMCD(t testing.TB) {
+	t.Helper()
+	name := filepath.Join(os.TempDir(), "pcptest-pmcd.lock")
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		t.Fatalf("pmcd lock: %v", err)
+	}
+	began := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatalf("pmcd lock %s: %v", name, err)
+	}
+	if waited := time.Since(began); waited > time.Second {
+		t.Logf("waited %v for another test's use of pmcd (%s)", waited.Round(time.Millisecond), name)
+	}
+	// Closing the file releases the lock.
+	t.Cleanup(func() { f.Close() })
 }
 
 // Pmlogger is a pmlogger started by StartPmlogger.
