@@ -8,13 +8,15 @@ FUZZTIME ?= 1m
 export CGO_ENABLED ?= 0
 
 PROM_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/prometheus/prometheus)
+# The Thanos the end-to-end tests run as sidecar and query (make thanos).
+THANOS_VERSION = v0.42.4
 DEMO     ?= testdata/demo
 LISTEN   ?= :9201
 # RUN_URL is where make run's server answers: a LISTEN without a host
 # (":9201") or on every address (0.0.0.0) is reached on 127.0.0.1.
 RUN_URL   = http://$(patsubst 0.0.0.0:%,127.0.0.1:%,$(patsubst :%,127.0.0.1:%,$(LISTEN)))
 
-.PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3 soak image deploy-check
+.PHONY: all build run test test-short deps testdata corpus-check bench fuzz vet clean prometheus3 thanos soak image deploy-check
 
 all: build
 
@@ -44,6 +46,25 @@ bin/prometheus-$(PROM_VERSION):
 		GOFLAGS=-mod=mod CGO_ENABLED=0 $(GO) build -tags remove_all_sd -o $(abspath $@) github.com/prometheus/prometheus/cmd/prometheus && \
 		cd / && rm -rf $$d
 
+# thanos builds Thanos from its module the same way, for the end-to-end
+# test of pcp-remote-read as a Thanos store (a sidecar per instance, one
+# thanos query over them). Thanos' go.mod has replace directives, which a
+# module depending on it does not inherit: they are copied from that
+# go.mod into the throwaway one. Its releases are built with the
+# slicelabels tag (its .promu.yml), and its label conversions depend on
+# it: without, the sidecar panics on its first gRPC answer.
+thanos: bin/thanos-$(THANOS_VERSION)
+	@ln -sf thanos-$(THANOS_VERSION) bin/thanos
+bin/thanos-$(THANOS_VERSION):
+	@mkdir -p bin
+	@echo "building Thanos $(THANOS_VERSION) for the end-to-end tests (once; a few minutes)"
+	@d=$$(mktemp -d) && cd $$d && $(GO) mod init thanos-build >/dev/null 2>&1 && \
+		mod=$$($(GO) mod download -json github.com/thanos-io/thanos@$(THANOS_VERSION) | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$$/\1/p') && \
+		test -f "$$mod" && sed -n '/^replace (/,/^)/p; /^replace [^(]/p' "$$mod" >> go.mod && \
+		GOFLAGS=-mod=mod $(GO) get github.com/thanos-io/thanos/cmd/thanos@$(THANOS_VERSION) >/dev/null 2>&1 && \
+		GOFLAGS=-mod=mod CGO_ENABLED=0 $(GO) build -tags netgo,slicelabels -o $(abspath $@) github.com/thanos-io/thanos/cmd/thanos && \
+		cd / && rm -rf $$d
+
 # deps installs what the end-to-end tests use (PCP's libpcp tools and
 # python3-pcp, Prometheus 2.42, headless Chromium for the status page's
 # screenshots) when they are missing and we are root.
@@ -59,7 +80,7 @@ deps:
 		echo "deps: install pcp python3-pcp prometheus chromium (apt-get) to run the end-to-end tests"; \
 	fi
 
-test: deps vet prometheus3 deploy-check
+test: deps vet prometheus3 thanos deploy-check
 	$(GO) test -count=1 -timeout 20m ./...
 
 # image builds the container image (Dockerfile: static binary on

@@ -3,7 +3,11 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 )
 
 // Defaults for ReadOptions. They follow Prometheus' own read handler where one
@@ -63,6 +67,12 @@ type ReadOptions struct {
 	// 0 means no limit. Queries run one after the other in one
 	// concurrency slot, each possibly reading every archive.
 	MaxQueriesPerRequest int
+
+	// ExternalLabels are set on every series a remote read returns, and
+	// decide the matchers on their names (adapter/remoteread/extlabels.go),
+	// as Prometheus' global external_labels do. A Thanos sidecar needs at
+	// least one. Empty: none.
+	ExternalLabels labels.Labels
 }
 
 // DefaultReadOptions returns the options pcp-remote-read runs with unless
@@ -100,8 +110,26 @@ func (o ReadOptions) Validate() error {
 	if o.MaxRequestBytes <= 0 {
 		errs = append(errs, fmt.Errorf("MaxRequestBytes %d must be > 0", o.MaxRequestBytes))
 	}
+	errs = append(errs, CheckExternalLabels(o.ExternalLabels))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid read options: %w", err)
 	}
 	return nil
+}
+
+// CheckExternalLabels says what is wrong with a set of external labels:
+// a name Prometheus would not accept or that is reserved ("__" begins the
+// names PromQL and the remote-read protocol use themselves), or an empty
+// value, which PromQL reads as the label being absent.
+func CheckExternalLabels(ext labels.Labels) error {
+	var errs []error
+	ext.Range(func(l labels.Label) {
+		switch {
+		case !model.LabelName(l.Name).IsValidLegacy() || strings.HasPrefix(l.Name, "__"):
+			errs = append(errs, fmt.Errorf("external label name %q: want a letter or _ then letters, digits or _, not beginning with __", l.Name))
+		case l.Value == "":
+			errs = append(errs, fmt.Errorf("external label %q has an empty value", l.Name))
+		}
+	})
+	return errors.Join(errs...)
 }

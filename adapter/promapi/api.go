@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/storage"
@@ -67,6 +68,12 @@ type APIOptions struct {
 	Registerer prometheus.Registerer
 	// BuildInfo is served at /api/v1/status/buildinfo.
 	BuildInfo BuildInfo
+	// ExternalLabels are shown in /api/v1/status/config as Prometheus'
+	// global external_labels, where a Thanos sidecar reads them. The
+	// query API does not add them to series, as Prometheus does not.
+	ExternalLabels labels.Labels
+	// Flags is /api/v1/status/flags: each command-line flag's value.
+	Flags map[string]string
 	// Now is the clock (the default time of instant queries); nil means
 	// time.Now.
 	Now func() time.Time
@@ -116,6 +123,8 @@ const (
 	handlerFormatQuery    = "format_query"
 	handlerBuildInfo      = "buildinfo"
 	handlerRuntimeInfo    = "runtimeinfo"
+	handlerConfig         = "config"
+	handlerFlags          = "flags"
 	handlerRules          = "rules"
 	handlerAlerts         = "alerts"
 )
@@ -198,6 +207,8 @@ func NewAPIHandler(q storage.Queryable, md MetadataSource, opts APIOptions, logg
 	a.route(mux, "metadata", handlerMetadata, get, a.metricMetadata)
 	a.route(mux, "status/buildinfo", handlerBuildInfo, get, a.buildInfo)
 	a.route(mux, "status/runtimeinfo", handlerRuntimeInfo, get, a.runtimeInfo)
+	a.route(mux, "status/config", handlerConfig, get, a.config)
+	a.route(mux, "status/flags", handlerFlags, get, a.flags)
 	a.route(mux, "rules", handlerRules, get, a.rules)
 	a.route(mux, "alerts", handlerAlerts, get, a.alerts)
 	return mux, nil

@@ -1,13 +1,18 @@
 package promapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
@@ -94,6 +99,43 @@ func (m metadataMap) appendJSON(b []byte) []byte {
 // (docs/remote-read-protocol.md §13.1).
 func (a *api) buildInfo(*http.Request) apiResult {
 	return apiResult{data: jsonMarshal{a.opts.BuildInfo}}
+}
+
+// config is /api/v1/status/config: a Prometheus configuration (YAML in
+// "data.yaml") with only the external labels in it. A Thanos sidecar reads
+// them from here, requires at least one, and rereads them as a heartbeat
+// (docs/remote-read-protocol.md §14).
+func (a *api) config(*http.Request) apiResult {
+	var b strings.Builder
+	if a.opts.ExternalLabels.IsEmpty() {
+		b.WriteString("global: {}\n")
+	} else {
+		b.WriteString("global:\n  external_labels:\n")
+		a.opts.ExternalLabels.Range(func(l labels.Label) {
+			// A JSON string is a YAML double-quoted scalar; quoting the
+			// name too keeps names like "on" or "y" from being read as
+			// YAML 1.1 booleans.
+			fmt.Fprintf(&b, "    %s: %s\n", yamlQuote(l.Name), yamlQuote(l.Value))
+		})
+	}
+	return apiResult{data: jsonMarshal{struct {
+		YAML string `json:"yaml"`
+	}{b.String()}}}
+}
+
+func yamlQuote(s string) string {
+	q, _ := json.Marshal(s) // a string always marshals
+	return string(q)
+}
+
+// flags is /api/v1/status/flags: every flag's value, by name without
+// dashes, as Prometheus gives its own.
+func (a *api) flags(*http.Request) apiResult {
+	flags := a.opts.Flags
+	if flags == nil {
+		flags = map[string]string{}
+	}
+	return apiResult{data: jsonMarshal{flags}}
 }
 
 // runtimeInfo is /api/v1/status/runtimeinfo with the fields Prometheus

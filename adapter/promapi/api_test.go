@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/util/annotations"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
@@ -836,4 +838,44 @@ func (f fakeMetadata) Metadata(_ context.Context, metric string) ([]translate.Me
 		}
 	}
 	return out, nil, nil
+}
+
+// TestAPIStatusConfigAndFlags: /api/v1/status/config carries the external
+// labels as a Prometheus configuration's global.external_labels, read the
+// way a Thanos sidecar reads them (its promclient unmarshals data.yaml
+// into this struct), for values YAML would otherwise misread; without
+// external labels the configuration is valid and has none.
+// /api/v1/status/flags gives the flags as set.
+func TestAPIStatusConfigAndFlags(t *testing.T) {
+	ext := labels.FromStrings("shard", "a", "y", "on", "site", "a: \"b\"\n\t<&> é #c", "n", "007")
+	flags := map[string]string{"archive": "/var/log/pcp/pmlogger", "labels.external": "n=007,shard=a"}
+	for _, c := range []struct {
+		name string
+		ext  labels.Labels
+	}{{"with external labels", ext}, {"without", labels.EmptyLabels()}} {
+		t.Run(c.name, func(t *testing.T) {
+			st := demoStorage(t)
+			h, _ := newAPI(t, st, st, func(o *APIOptions) { o.ExternalLabels = c.ext; o.Flags = flags })
+			var d struct {
+				YAML string `json:"yaml"`
+			}
+			apiGet(t, h, "/api/v1/status/config", nil).data(t, &d)
+			var cfg struct {
+				GlobalConfig struct {
+					ExternalLabels map[string]string `yaml:"external_labels"`
+				} `yaml:"global"`
+			}
+			if err := yaml.Unmarshal([]byte(d.YAML), &cfg); err != nil {
+				t.Fatalf("config %q: %v", d.YAML, err)
+			}
+			if got := labels.FromMap(cfg.GlobalConfig.ExternalLabels); !labels.Equal(got, c.ext) {
+				t.Errorf("external labels %s, want %s (yaml %q)", got, c.ext, d.YAML)
+			}
+			var f map[string]string
+			apiGet(t, h, "/api/v1/status/flags", nil).data(t, &f)
+			if !maps.Equal(f, flags) {
+				t.Errorf("flags %v, want %v", f, flags)
+			}
+		})
+	}
 }

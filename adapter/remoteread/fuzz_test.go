@@ -3,6 +3,7 @@ package remoteread
 import (
 	"bytes"
 	"errors"
+	"github.com/prometheus/prometheus/model/labels"
 	"math"
 	"net/http"
 	"os"
@@ -63,7 +64,7 @@ func FuzzParseReadRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rt, queries, err := parseReadRequest(data, adapter.DefaultMaxQueriesPerRequest)
+		rt, queries, err := parseReadRequest(data, adapter.DefaultMaxQueriesPerRequest, labels.EmptyLabels())
 		if err != nil {
 			var he *httpError
 			if !errors.As(err, &he) || he.status < 400 || he.status > 499 || he.Error() == "" {

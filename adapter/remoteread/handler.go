@@ -115,7 +115,7 @@ func (h *readHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		}
 		return code
 	}
-	rt, queries, err := parseReadRequest(data, h.opts.MaxQueriesPerRequest)
+	rt, queries, err := parseReadRequest(data, h.opts.MaxQueriesPerRequest, h.opts.ExternalLabels)
 	if err != nil {
 		return h.fail(w, r, err)
 	}

@@ -22,6 +22,9 @@ type readQuery struct {
 	start, end int64 // inclusive milliseconds, as sent (docs/remote-read-protocol.md §2.4)
 	matchers   []*labels.Matcher
 	hints      *storage.SelectHints // nil when the client sent none, as in Prometheus
+	// none says an external label fails one of the query's matchers: it
+	// selects no series (extlabels.go).
+	none bool
 }
 
 // readRequestBody reads the snappy block of a remote-read request, refusing
@@ -64,7 +67,8 @@ func readRequestBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]
 
 // parseReadRequest unmarshals and validates a decompressed ReadRequest of
 // at most maxQueries queries (0: any number).
-func parseReadRequest(data []byte, maxQueries int) (prompb.ReadRequest_ResponseType, []readQuery, error) {
+// Matchers on external labels are decided here (extlabels.go).
+func parseReadRequest(data []byte, maxQueries int, ext labels.Labels) (prompb.ReadRequest_ResponseType, []readQuery, error) {
 	var req prompb.ReadRequest
 	if err := proto.Unmarshal(data, &req); err != nil {
 		return 0, nil, badRequest("request is not a prometheus.ReadRequest: %v", err)
@@ -85,6 +89,9 @@ func parseReadRequest(data []byte, maxQueries int) (prompb.ReadRequest_ResponseT
 		if err != nil {
 			return 0, nil, badRequest("query %d: %v", i, err)
 		}
+		var ok bool
+		rq.matchers, ok = externalMatchers(rq.matchers, ext)
+		rq.none = !ok
 		queries = append(queries, rq)
 	}
 	return rt, queries, nil

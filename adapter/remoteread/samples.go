@@ -69,6 +69,9 @@ func (h *readHandler) serveSamples(w http.ResponseWriter, r *http.Request, queri
 // selectSamples runs one query and encodes its non-empty series into enc;
 // it returns them sorted and unique.
 func (h *readHandler) selectSamples(ctx context.Context, idx int, q readQuery, budget *sampleBudget, open *openQueriers, enc *samplesWire) ([]labelled[span], error) {
+	if q.none {
+		return nil, nil
+	}
 	querier, err := h.queryable.Querier(q.start, q.end)
 	if err != nil {
 		return nil, internalError(err, "query %d: open querier", idx)

@@ -85,13 +85,15 @@ func ensureSortedUnique[T any](xs []labelled[T]) (resorted bool, err error) {
 }
 
 // finishQuery applies the per-query checks that need the whole result.
-func finishQuery[T any](log *slog.Logger, idx int, xs []labelled[T], warnings annotations.Annotations) error {
+// reorder says the order may have changed after Select (external labels
+// were added) and re-sorting is no storage fault.
+func finishQuery[T any](log *slog.Logger, idx int, xs []labelled[T], warnings annotations.Annotations, reorder bool) error {
 	if len(warnings) > 0 {
 		// Remote read cannot carry warnings to the client; keep them visible here.
 		log.Info("storage warnings", "query", idx, "count", len(warnings), "warnings", warnings.AsErrors())
 	}
 	resorted, err := ensureSortedUnique(xs)
-	if resorted {
+	if resorted && !reorder {
 		log.Warn("storage returned unsorted series; sorted them", "query", idx, "series", len(xs))
 	}
 	if err != nil {
@@ -112,7 +114,11 @@ type seriesSet[S storage.Labels] interface {
 // labels, keeps what take makes of it (keep false drops it), and returns
 // them sorted and unique, with the set's error classified.
 func selectSeries[S storage.Labels, T any](ctx context.Context, h *readHandler, idx int, set seriesSet[S], take func(labels.Labels, S) (T, bool, error)) ([]labelled[T], error) {
-	var out []labelled[T]
+	var (
+		out []labelled[T]
+		b   labels.Builder
+	)
+	ext := h.opts.ExternalLabels
 	for set.Next() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -122,6 +128,7 @@ func selectSeries[S storage.Labels, T any](ctx context.Context, h *readHandler, 
 		if err := checkLabels(lset); err != nil {
 			return nil, internalError(err, "query %d: storage returned an invalid series", idx)
 		}
+		lset = withExternal(&b, lset, ext)
 		v, keep, err := take(lset, s)
 		if err != nil {
 			return nil, annotate(err, "query %d: series %s", idx, lset)
@@ -133,7 +140,9 @@ func selectSeries[S storage.Labels, T any](ctx context.Context, h *readHandler, 
 	if err := set.Err(); err != nil {
 		return nil, classifySelect(ctx, idx, err)
 	}
-	if err := finishQuery(h.log, idx, out, set.Warnings()); err != nil {
+	// Labels added to every series can reorder them ({a} sorts after
+	// {a, b} once both have c), so the order is then expected to change.
+	if err := finishQuery(h.log, idx, out, set.Warnings(), !ext.IsEmpty()); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -208,6 +208,9 @@ func (st *stream) finish() int {
 // selectChunks runs one query and returns its sorted, unique series, not
 // yet iterated.
 func (h *readHandler) selectChunks(ctx context.Context, idx int, q readQuery, open *openQueriers) ([]labelled[storage.ChunkSeries], error) {
+	if q.none {
+		return nil, nil
+	}
 	querier, err := h.queryable.ChunkQuerier(q.start, q.end)
 	if err != nil {
 		return nil, internalError(err, "query %d: open chunk querier", idx)

@@ -3,6 +3,7 @@ package status
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -41,6 +42,7 @@ type SetCollector struct {
 	hosts, archives, skipped, probs  *prometheus.Desc
 	overlaps, cacheN, cacheB         *prometheus.Desc
 	hits, misses, evictions, scanned *prometheus.Desc
+	lowest                           *prometheus.Desc
 }
 
 // NewSetCollector returns a collector over src.
@@ -61,12 +63,17 @@ func NewSetCollector(src StatusSource) *SetCollector {
 		misses:    d("cache_misses_total", "Archive cache misses (archive metadata loaded)."),
 		evictions: d("cache_evictions_total", "Archives evicted from the cache."),
 		scanned:   d("last_scan_timestamp_seconds", "Time of the last scan of the archive paths."),
+		// Prometheus' name, not ours: a Thanos sidecar reads the lowest
+		// time its store can answer for from this metric of the server's
+		// /metrics (docs/remote-read-protocol.md §14).
+		lowest: prometheus.NewDesc("prometheus_tsdb_lowest_timestamp_seconds",
+			"Start of the earliest archive served (absent before the first archive is found).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *SetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hosts, c.archives, c.skipped, c.probs, c.overlaps, c.cacheN, c.cacheB, c.hits, c.misses, c.evictions, c.scanned} {
+	for _, d := range []*prometheus.Desc{c.hosts, c.archives, c.skipped, c.probs, c.overlaps, c.cacheN, c.cacheB, c.hits, c.misses, c.evictions, c.scanned, c.lowest} {
 		ch <- d
 	}
 }
@@ -99,4 +106,24 @@ func (c *SetCollector) Collect(ch chan<- prometheus.Metric) {
 	k(c.misses, float64(st.Cache.Misses))
 	k(c.evictions, float64(st.Cache.Evictions))
 	g(c.scanned, float64(st.Scanned.UnixNano())/1e9)
+	if lowest, ok := lowestStart(st.Hosts); ok {
+		// Milliseconds, floored as every timestamp we serve, in seconds
+		// as Prometheus reports its own.
+		g(c.lowest, float64(lowest.UnixMilli())/1e3)
+	}
+}
+
+// lowestStart is the earliest start of the hosts' archives.
+func lowestStart(hosts []multiarchive.HostStatus) (time.Time, bool) {
+	var lowest time.Time
+	found := false
+	for _, h := range hosts {
+		if len(h.Archives) == 0 {
+			continue
+		}
+		if !found || h.Start.Before(lowest) {
+			lowest, found = h.Start, true
+		}
+	}
+	return lowest, found
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +99,14 @@ type e2eResult struct {
 
 func fetchResult(t *testing.T, base string, q e2eQuery) e2eResult {
 	t.Helper()
+	return fetchResultEach(t, base, q, nil)
+}
+
+// fetchResultEach is fetchResult with each series' labels handed to each
+// (when not nil) before the series is keyed by them: it may check them and
+// change them.
+func fetchResultEach(t *testing.T, base string, q e2eQuery, each func(metric map[string]string)) e2eResult {
+	t.Helper()
 	path := "/api/v1/query"
 	if q.time == "" {
 		path = "/api/v1/query_range"
@@ -105,8 +115,10 @@ func fetchResult(t *testing.T, base string, q e2eQuery) e2eResult {
 	if code != 200 || r.Status != "success" {
 		t.Fatalf("%s: %d %s: %s", base, code, r.ErrorType, r.Error)
 	}
-	if len(r.Warnings) > 0 {
-		t.Fatalf("%s: warnings %v", base, r.Warnings)
+	// thanos query reports PromQL's infos ("metric might not be a
+	// counter") among its warnings; Prometheus and we keep them apart.
+	if warnings := slices.DeleteFunc(slices.Clone(r.Warnings), func(w string) bool { return strings.HasPrefix(w, "PromQL info: ") }); len(warnings) > 0 {
+		t.Fatalf("%s: warnings %v", base, warnings)
 	}
 	var d struct {
 		ResultType string          `json:"resultType"`
@@ -136,6 +148,12 @@ func fetchResult(t *testing.T, base string, q e2eQuery) e2eResult {
 			t.Fatal(err)
 		}
 		for _, s := range rs {
+			if each != nil {
+				if s.Metric == nil {
+					s.Metric = map[string]string{}
+				}
+				each(s.Metric)
+			}
 			k := labelKey(s.Metric)
 			if _, dup := out.series[k]; dup {
 				t.Fatalf("%s: series %s twice", base, k)

@@ -42,6 +42,7 @@ func (c *config) readOptions() adapter.ReadOptions {
 		MaxSamplesPerQuery: c.maxSamples, MaxConcurrent: c.maxConcurrent, MaxQueueWait: adapter.DefaultMaxQueueWait,
 		MaxBytesPerFrame: c.maxFrameBytes, MaxRequestBytes: c.maxRequestSize,
 		MaxQueriesPerRequest: adapter.DefaultMaxQueriesPerRequest,
+		ExternalLabels:       c.externalLabels,
 	}
 }
 

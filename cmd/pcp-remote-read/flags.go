@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/pcp-remote-read/pcp-remote-read/adapter"
 	"github.com/pcp-remote-read/pcp-remote-read/adapter/promapi"
@@ -42,6 +43,8 @@ type config struct {
 	maxRequestSize int64
 	stallTimeout   time.Duration
 	agentLabels    bool
+	externalLabels labels.Labels
+	flagValues     map[string]string // every flag's value, for /api/v1/status/flags
 }
 
 // parseFlags reads the command line: flags in Prometheus' double-dash
@@ -66,6 +69,15 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	}
 	c.archives = append(c.archives, c.paths...)
 	c.paths = nil
+	c.flagValues = map[string]string{}
+	for _, f := range app.Model().Flags {
+		switch {
+		case f.Hidden, f.Name == "help", f.Name == "help-long", f.Name == "help-man", f.Name == "version":
+			// kingpin's own, which say nothing of how we serve
+		default:
+			c.flagValues[f.Name] = f.Value.String()
+		}
+	}
 	return c, nil
 }
 
@@ -125,6 +137,10 @@ func addQueryFlags(app *kingpin.Application, c *config) {
 
 	app.Flag("labels.agent", "Also give series PCP's domain and cluster labels (agent=\"linux\"), as pmproxy's /metrics does from PCP 6.2.2 on; without it, series have the labels pmproxy 6.0 gives them.").
 		BoolVar(&c.agentLabels)
+
+	app.Flag("labels.external", "A label every remote-read series gets, as Prometheus' external_labels (a Thanos sidecar needs one); repeatable. "+
+		"Matchers on its name are decided by its value; it replaces a series label of the same name.").
+		PlaceHolder("NAME=VALUE").SetValue(&externalValue{ext: &c.externalLabels})
 
 	intFlag(app, "remote-read.max-bytes-in-frame", "Largest streamed frame (one whole series) in bytes; keep below the client's chunked_read_limit (5e7).",
 		ro.MaxBytesPerFrame, &c.maxFrameBytes)
@@ -320,3 +336,34 @@ Arguments:
   {{.PlaceHolder}}
 {{.HelpWithEnvar|Wrap 10}}{{end -}}
 `
+
+// externalValue collects --labels.external NAME=VALUE pairs, refusing a
+// pair without "=", a name given twice, and what adapter.CheckExternalLabels
+// refuses.
+type externalValue struct{ ext *labels.Labels }
+
+func (v *externalValue) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("%q: want NAME=VALUE", s)
+	}
+	if v.ext.Has(name) {
+		return fmt.Errorf("%q: label %s given twice", s, name)
+	}
+	l := labels.FromStrings(name, value)
+	if err := adapter.CheckExternalLabels(l); err != nil {
+		return err
+	}
+	b := labels.NewBuilder(*v.ext)
+	b.Set(name, value)
+	*v.ext = b.Labels()
+	return nil
+}
+
+func (v *externalValue) String() string {
+	var parts []string
+	v.ext.Range(func(l labels.Label) { parts = append(parts, l.Name+"="+l.Value) })
+	return strings.Join(parts, ",")
+}
+
+func (v *externalValue) IsCumulative() bool { return true }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
+
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
@@ -51,8 +53,19 @@ func TestFlagDefaults(t *testing.T) {
 		maxSamples: 50_000_000, maxConcurrent: 10, lookbackDelta: 5 * time.Minute, queryTimeout: 2 * time.Minute,
 		maxFrameBytes: 32 << 20, maxRequestSize: 32 << 20, stallTimeout: time.Minute,
 	}
-	if !reflect.DeepEqual(*c, want) {
-		t.Errorf("defaults:\n got %+v\nwant %+v", *c, want)
+	// The flag values are checked below; the rest must be as above.
+	if c.flagValues["cache.bytes"] != "512MiB" || c.flagValues["query.timeout"] != "2m0s" || c.flagValues["labels.external"] != "" {
+		t.Errorf("flag values %v", c.flagValues)
+	}
+	for _, builtin := range []string{"help", "help-long", "version", "completion-bash"} {
+		if _, ok := c.flagValues[builtin]; ok {
+			t.Errorf("flag values list %s", builtin)
+		}
+	}
+	got := *c
+	got.flagValues = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
 	}
 }
 
@@ -146,16 +159,21 @@ func TestFlagListenAddress(t *testing.T) {
 
 func TestFlagErrors(t *testing.T) {
 	for args, msg := range map[string]string{
-		"--bogus":                              "unknown long flag '--bogus'",
-		"-web.listen-address=:1":               "long flags take two dashes: --web.listen-address=:1",
-		"-archive=/x":                          "long flags take two dashes: --archive=/x",
-		"-version":                             "--version",
-		"--no-version /":                       "--no-version: leave the flag out",
-		"--log.level=info --log.level=debug":   "cannot be repeated",
-		"--cache.archives=many":                `--cache.archives: "many" is not an integer`,
-		"--query.max-concurrency=0 /":          "--query.max-concurrency must be > 0",
-		"--remote-read.max-bytes-in-frame=0 /": "--remote-read.max-bytes-in-frame must be > 0",
-		"--web.listen-address":                 "expected argument for flag '--web.listen-address'",
+		"--bogus":                                       "unknown long flag '--bogus'",
+		"-web.listen-address=:1":                        "long flags take two dashes: --web.listen-address=:1",
+		"-archive=/x":                                   "long flags take two dashes: --archive=/x",
+		"-version":                                      "--version",
+		"--no-version /":                                "--no-version: leave the flag out",
+		"--log.level=info --log.level=debug":            "cannot be repeated",
+		"--cache.archives=many":                         `--cache.archives: "many" is not an integer`,
+		"--query.max-concurrency=0 /":                   "--query.max-concurrency must be > 0",
+		"--remote-read.max-bytes-in-frame=0 /":          "--remote-read.max-bytes-in-frame must be > 0",
+		"--web.listen-address":                          "expected argument for flag '--web.listen-address'",
+		"--labels.external=shard /":                     `"shard": want NAME=VALUE`,
+		"--labels.external=shard= /":                    `external label "shard" has an empty value`,
+		"--labels.external=__x=1 /":                     `external label name "__x"`,
+		"--labels.external=a-b=1 /":                     `external label name "a-b"`,
+		"--labels.external=s=a --labels.external=s=b /": "label s given twice",
 	} {
 		code, _, stderr := serveExit(t, strings.Fields(args)...)
 		if code != 2 || !strings.Contains(stderr, msg) {
@@ -328,5 +346,27 @@ func TestCacheDirUnusable(t *testing.T) {
 	}
 	if got := readHost(t, srv.base, st.Hosts[0].Host, true); len(got) == 0 {
 		t.Error("no series served without tables")
+	}
+}
+
+// TestFlagExternalLabels: --labels.external is repeatable, keeps "=" in a
+// value, and reaches both the remote-read options and the flag values
+// /api/v1/status/flags shows.
+func TestFlagExternalLabels(t *testing.T) {
+	c, err := parse(t, "--labels.external=shard=a", "--labels.external", "site=x=y z", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.externalLabels.String(); got != `{shard="a", site="x=y z"}` {
+		t.Errorf("external labels %s", got)
+	}
+	if got := c.readOptions().ExternalLabels; !labels.Equal(got, c.externalLabels) {
+		t.Errorf("read options' external labels %s", got)
+	}
+	if got := c.flagValues["labels.external"]; got != "shard=a,site=x=y z" {
+		t.Errorf("flag value %q", got)
+	}
+	if got := c.flagValues["web.listen-address"]; got != defaultListen {
+		t.Errorf("web.listen-address flag value %q, want the default %q", got, defaultListen)
 	}
 }

@@ -288,6 +288,9 @@ func (s *server) dataHandler(set *multiarchive.Set) (http.Handler, error) {
 		MaxConcurrent: c.maxConcurrent,
 		Registerer:    s.reg,
 		BuildInfo:     buildInfo(),
+		// What a Thanos sidecar reads (docs/remote-read-protocol.md §14).
+		ExternalLabels: c.externalLabels,
+		Flags:          c.flagValues,
 	}, s.log, s.metrics)
 	if err != nil {
 		return nil, err
