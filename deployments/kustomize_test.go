@@ -2,8 +2,13 @@ package deployments
 
 import (
 	"fmt"
+	"net"
+	"net/url"
+	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,6 +44,14 @@ var privileged = map[string]map[string]string{
 		"pmlogger":    "the upstream PCP image runs systemd",
 		"archive-dir": "chowns the hostPath archive directory for pmlogger (CHOWN only)",
 	},
+}
+
+// frontends names the workloads that front pcp-remote-read instances
+// rather than run one (no pcp-remote-read container), by workload
+// ("Kind/name"), with what they are. Their containers are still strict.
+var frontends = map[string]string{
+	"Deployment/promxy":       "the Prometheus query API over the shards (overlays/sharded)",
+	"Deployment/thanos-query": "PromQL over the shards' Thanos sidecars (overlays/thanos)",
 }
 
 // built is the output of one kustomize build, decoded.
@@ -139,7 +152,7 @@ func (b *built) names(kind string) []string {
 // have the Service's target port; and what each pattern is about.
 func TestKustomizeBuild(t *testing.T) {
 	dirs := kustomizations(t)
-	for _, want := range []string{"kubernetes/base", "kubernetes/overlays/central", "kubernetes/overlays/sidecar", "kubernetes/overlays/sharded"} {
+	for _, want := range []string{"kubernetes/base", "kubernetes/overlays/central", "kubernetes/overlays/sidecar", "kubernetes/overlays/sharded", "kubernetes/overlays/thanos"} {
 		if !slices.Contains(dirs, filepath.FromSlash(want)) {
 			t.Errorf("%s: no kustomization.yaml", want)
 		}
@@ -191,8 +204,12 @@ func checkWorkloads(t *testing.T, b *built) {
 				checkApp(t, w, c)
 			}
 		}
-		if apps == 0 && !strings.Contains(w.key, "promxy") {
+		_, frontend := frontends[w.key]
+		if apps == 0 && !frontend {
 			t.Errorf("%s: no %s container", w.key, appContainer)
+		}
+		if apps > 0 && frontend {
+			t.Errorf("%s: a front end, yet runs %s", w.key, appContainer)
 		}
 	}
 }
@@ -645,6 +662,446 @@ var patternChecks = map[string]func(*testing.T, *built){
 			}
 		}
 	},
+	"kubernetes/overlays/thanos": checkThanos,
+}
+
+// The Thanos overlay: the sidecar in each shard pod, thanos query over them.
+const (
+	sidecarContainer  = "thanos-sidecar"
+	queryWorkload     = "Deployment/thanos-query"
+	queryContainer    = "thanos-query"
+	externalLabelArg  = "--labels.external="
+	shardLabel        = "shard"
+	thanosImageRepo   = "quay.io/thanos/thanos"
+	promURLArg        = "--prometheus.url="
+	httpClientFileArg = "--prometheus.http-client-file="
+	httpClientArg     = "--prometheus.http-client="
+)
+
+// releaseTag is what a Thanos image must be pinned to: a release, not
+// latest or a moving major.
+var releaseTag = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+
+// checkThanos: every pcp-remote-read instance is a shard with its own
+// external label and a thanos sidecar in its pod that reaches it on the
+// loopback as its web config serves, every shard Service exposes the
+// sidecar's StoreAPI, and thanos query names exactly those Services.
+func checkThanos(t *testing.T, b *built) {
+	checkNamespace(t, b, "pcp")
+	// The shards serve as central does: their args are central's plus the
+	// external label (a patch replaces args whole, so they are repeated).
+	central, _ := kustomizeBuild(t, filepath.FromSlash("kubernetes/overlays/central")).find("Deployment", "pcp-remote-read").(*appsv1.Deployment)
+	if central == nil {
+		t.Fatal("overlays/central: no Deployment pcp-remote-read")
+	}
+	var centralArgs []string
+	for _, c := range central.Spec.Template.Spec.Containers {
+		if c.Name == appContainer {
+			centralArgs = c.Args
+		}
+	}
+
+	shardOf := map[string]string{} // external label value: workload
+	var wantEndpoints []string
+	var versions []string
+	for _, w := range b.workloads() {
+		pod := w.template.Spec
+		for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
+			repo, tag := splitImage(c.Image)
+			if path.Base(repo) != "thanos" && c.Name != sidecarContainer && c.Name != queryContainer {
+				continue
+			}
+			if repo != thanosImageRepo {
+				t.Logf("%s container %s: image %s, not %s (renamed?)", w.key, c.Name, c.Image, thanosImageRepo)
+			}
+			if !releaseTag.MatchString(tag) {
+				t.Errorf("%s container %s: image %s: pin a release tag (vX.Y.Z), not %q", w.key, c.Name, c.Image, tag)
+			}
+			if !slices.Contains(versions, tag) {
+				versions = append(versions, tag)
+			}
+		}
+		if w.key == queryWorkload {
+			continue
+		}
+		app, sidecar := container(pod, appContainer), container(pod, sidecarContainer)
+		if app == nil {
+			t.Errorf("%s: no %s container", w.key, appContainer)
+			continue
+		}
+		// Exactly one external label, shard=X, X unique across shards.
+		var ext []string
+		var rest []string
+		for _, a := range app.Args {
+			if v, ok := strings.CutPrefix(a, externalLabelArg); ok {
+				ext = append(ext, v)
+			} else {
+				rest = append(rest, a)
+			}
+		}
+		name, value, _ := strings.Cut(strings.Join(ext, ","), "=")
+		if len(ext) != 1 || name != shardLabel || value == "" {
+			t.Errorf("%s: external labels %q, want one %s%s=<shard>", w.key, ext, externalLabelArg, shardLabel)
+		} else if other, dup := shardOf[value]; dup {
+			t.Errorf("%s and %s both have %s=%s: thanos query tells stores apart by their external labels", other, w.key, shardLabel, value)
+		} else {
+			shardOf[value] = w.key
+		}
+		if !slices.Equal(rest, centralArgs) {
+			t.Errorf("%s: args besides %s%s %q, want central's %q", w.key, externalLabelArg, shardLabel, rest, centralArgs)
+		}
+
+		if sidecar == nil {
+			t.Errorf("%s: no %s container", w.key, sidecarContainer)
+			continue
+		}
+		name = w.key + " container " + sidecarContainer
+		if len(sidecar.Args) == 0 || sidecar.Args[0] != "sidecar" {
+			t.Errorf("%s: args %q, want the sidecar command first", name, sidecar.Args)
+		}
+		grpcPort := checkThanosListeners(t, name, *sidecar)
+		for _, a := range sidecar.Args {
+			if strings.HasPrefix(a, "--objstore.config") {
+				t.Errorf("%s: %s: nothing is uploaded, the archives are the store", name, a)
+			}
+		}
+		// --tsdb.path: the sidecar wants a directory; on an emptyDir (the
+		// root filesystem is read-only).
+		tsdb := flagValues(sidecar.Args, "--tsdb.path=")
+		if len(tsdb) != 1 {
+			t.Errorf("%s: --tsdb.path %q, want one", name, tsdb)
+		} else if m := mountOf(*sidecar, filepath.Clean(tsdb[0])); m == nil || m.ReadOnly {
+			t.Errorf("%s: --tsdb.path=%s is on no writable mount", name, tsdb[0])
+		} else if v := volume(pod, m.Name); v == nil || v.EmptyDir == nil {
+			t.Errorf("%s: --tsdb.path=%s: volume %s is not an emptyDir", name, tsdb[0], m.Name)
+		}
+
+		// How the sidecar reaches pcp-remote-read, against how it serves.
+		webConfig, err := b.configMapFile(pod, *app, flagValues(app.Args, webConfigArg)...)
+		if err != nil {
+			t.Errorf("%s container %s: %v", w.key, appContainer, err)
+		}
+		var client string
+		if len(flagValues(sidecar.Args, httpClientFileArg)) > 0 && len(flagValues(sidecar.Args, httpClientArg)) > 0 {
+			t.Errorf("%s: both %s and %s: the sidecar refuses to start", name, httpClientFileArg, httpClientArg)
+		}
+		if files := flagValues(sidecar.Args, httpClientFileArg); len(files) > 0 {
+			if client, err = b.configMapFile(pod, *sidecar, files...); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		} else if inline := flagValues(sidecar.Args, httpClientArg); len(inline) == 1 {
+			client = inline[0]
+		}
+		urls := flagValues(sidecar.Args, promURLArg)
+		if len(urls) != 1 {
+			t.Errorf("%s: %s %q, want one", name, promURLArg, urls)
+		} else {
+			for _, p := range sidecarClientProblems(webConfig, client, urls[0], *sidecar, containerPort(*app, intstr.FromString("http"))) {
+				t.Errorf("%s: %s", name, p)
+			}
+		}
+
+		// The shard's Service exposes the sidecar's StoreAPI: that is
+		// thanos query's endpoint for this shard.
+		var svcs []string
+		for _, o := range b.objects {
+			svc, ok := o.(*corev1.Service)
+			if !ok || len(svc.Spec.Selector) == 0 || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(w.template.Labels)) {
+				continue
+			}
+			svcs = append(svcs, svc.Name)
+			var ports []string
+			for _, sp := range svc.Spec.Ports {
+				if grpcPort > 0 && containerPort(*sidecar, sp.TargetPort) == grpcPort {
+					ports = append(ports, fmt.Sprintf("%s.%s.svc:%d", svc.Name, svc.Namespace, sp.Port))
+				}
+			}
+			if len(ports) != 1 {
+				t.Errorf("Service %s: ports to the sidecar's gRPC port %d: %v, want one", svc.Name, grpcPort, ports)
+			}
+			wantEndpoints = append(wantEndpoints, ports...)
+		}
+		if len(svcs) != 1 {
+			t.Errorf("%s: Services %v select its pods, want one", w.key, svcs)
+		}
+	}
+	if len(shardOf) < 2 {
+		t.Errorf("shards %v, want two or more", shardOf)
+	}
+	if len(versions) != 1 {
+		t.Errorf("Thanos versions %q: want one, the same in the sidecars and thanos query", versions)
+	}
+
+	// thanos query: one --endpoint per shard Service's gRPC port.
+	var query *workload
+	for _, w := range b.workloads() {
+		if w.key == queryWorkload {
+			query = &w
+		}
+	}
+	if query == nil {
+		t.Fatalf("no %s", queryWorkload)
+	}
+	q := container(query.template.Spec, queryContainer)
+	if q == nil {
+		t.Fatalf("%s: no container %s", queryWorkload, queryContainer)
+	}
+	name := queryWorkload + " container " + queryContainer
+	if len(q.Args) == 0 || q.Args[0] != "query" {
+		t.Errorf("%s: args %q, want the query command first", name, q.Args)
+	}
+	checkThanosListeners(t, name, *q)
+	endpoints := flagValues(q.Args, "--endpoint=")
+	slices.Sort(endpoints)
+	slices.Sort(wantEndpoints)
+	if len(wantEndpoints) == 0 || !slices.Equal(endpoints, wantEndpoints) {
+		t.Errorf("%s: --endpoint %q, want the shard Services' gRPC ports %q", name, endpoints, wantEndpoints)
+	}
+	// Grafana's URL: the query Service's http port.
+	svc, _ := b.find("Service", "thanos-query").(*corev1.Service)
+	if svc == nil {
+		t.Fatal("no Service thanos-query")
+	}
+	http := containerPort(*q, intstr.FromString("http"))
+	found := false
+	for _, sp := range svc.Spec.Ports {
+		found = found || sp.Name == "http" && containerPort(*q, sp.TargetPort) == http && http > 0
+	}
+	if !found {
+		t.Errorf("Service thanos-query: no port http to the container's HTTP port %d", http)
+	}
+}
+
+// checkThanosListeners checks a thanos container's --grpc-address and
+// --http-address against its ports, and its probes: readiness /-/ready and
+// liveness /-/healthy on the HTTP port. It returns the gRPC port.
+func checkThanosListeners(t *testing.T, name string, c corev1.Container) int32 {
+	t.Helper()
+	listen := func(flag string) int32 {
+		v := flagValues(c.Args, flag)
+		if len(v) != 1 {
+			t.Errorf("%s: %s %q, want one", name, flag, v)
+			return 0
+		}
+		_, port, err := net.SplitHostPort(v[0])
+		n, _ := strconv.Atoi(port)
+		if err != nil || n == 0 || containerPort(c, intstr.FromInt32(int32(n))) == 0 {
+			t.Errorf("%s: %s%s: not a port of the container (%v)", name, flag, v[0], err)
+			return 0
+		}
+		return int32(n)
+	}
+	grpc, http := listen("--grpc-address="), listen("--http-address=")
+	probe := func(kind string, p *corev1.Probe, path string) {
+		if p == nil || p.HTTPGet == nil {
+			t.Errorf("%s: no HTTP %s probe", name, kind)
+		} else if p.HTTPGet.Path != path || http == 0 || containerPort(c, p.HTTPGet.Port) != http {
+			t.Errorf("%s: %s probe %s on %s, want %s on %d", name, kind, p.HTTPGet.Path, p.HTTPGet.Port.String(), path, http)
+		}
+	}
+	probe("readiness", c.ReadinessProbe, "/-/ready")
+	probe("liveness", c.LivenessProbe, "/-/healthy")
+	return grpc
+}
+
+// splitImage splits an image reference into its repository and tag (""
+// without one; a digest after the tag is dropped).
+func splitImage(image string) (repo, tag string) {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		return image[:i], image[i+1:]
+	}
+	return image, ""
+}
+
+// flagValues are the values of every arg beginning with prefix ("--x=").
+func flagValues(args []string, prefix string) []string {
+	var v []string
+	for _, a := range args {
+		if s, ok := strings.CutPrefix(a, prefix); ok {
+			v = append(v, s)
+		}
+	}
+	return v
+}
+
+func container(pod corev1.PodSpec, name string) *corev1.Container {
+	for i := range pod.Containers {
+		if pod.Containers[i].Name == name {
+			return &pod.Containers[i]
+		}
+	}
+	return nil
+}
+
+func volume(pod corev1.PodSpec, name string) *corev1.Volume {
+	for i := range pod.Volumes {
+		if pod.Volumes[i].Name == name {
+			return &pod.Volumes[i]
+		}
+	}
+	return nil
+}
+
+// containerPort resolves a port of c, by name or number: 0 if c has none.
+func containerPort(c corev1.Container, p intstr.IntOrString) int32 {
+	for _, cp := range c.Ports {
+		if p.Type == intstr.String && cp.Name == p.StrVal || p.Type == intstr.Int && cp.ContainerPort == p.IntVal {
+			return cp.ContainerPort
+		}
+	}
+	return 0
+}
+
+// configMapFile is the content of the file at path in container c, which
+// must come from a ConfigMap of the build mounted there (exactly one path).
+func (b *built) configMapFile(pod corev1.PodSpec, c corev1.Container, paths ...string) (string, error) {
+	if len(paths) != 1 {
+		return "", fmt.Errorf("want one file, got %q", paths)
+	}
+	path := filepath.Clean(paths[0])
+	m := mountOf(c, path)
+	if m == nil {
+		return "", fmt.Errorf("%s is on no mounted volume", path)
+	}
+	v := volume(pod, m.Name)
+	if v == nil || v.ConfigMap == nil {
+		return "", fmt.Errorf("%s: volume %s is not a ConfigMap", path, m.Name)
+	}
+	key, _ := filepath.Rel(filepath.Join(filepath.Clean(m.MountPath), m.SubPath), path)
+	for _, it := range v.ConfigMap.Items {
+		if filepath.Clean(it.Path) == key {
+			key = it.Key
+			break
+		}
+	}
+	cm, _ := b.find("ConfigMap", v.ConfigMap.Name).(*corev1.ConfigMap)
+	if cm == nil {
+		return "", fmt.Errorf("%s: ConfigMap %s not in the build", path, v.ConfigMap.Name)
+	}
+	data, ok := cm.Data[key]
+	if !ok {
+		return "", fmt.Errorf("%s: ConfigMap %s has no key %s", path, cm.Name, key)
+	}
+	return data, nil
+}
+
+// webServerConfig is what of pcp-remote-read's --web.config.file
+// (exporter-toolkit's web.Config) decides how a client must connect. Not
+// strict: checkWebConfig validates the whole file with exporter-toolkit.
+type webServerConfig struct {
+	TLS struct {
+		CertFile       string `json:"cert_file"`
+		Cert           string `json:"cert"`
+		KeyFile        string `json:"key_file"`
+		Key            string `json:"key"`
+		ClientCAFile   string `json:"client_ca_file"`
+		ClientCA       string `json:"client_ca"`
+		ClientAuthType string `json:"client_auth_type"`
+	} `json:"tls_server_config"`
+	Users map[string]string `json:"basic_auth_users"`
+}
+
+// tlsEnabled is exporter-toolkit's TLSConfig.IsEnabled: any of these set
+// makes the server serve TLS only.
+func (c webServerConfig) tlsEnabled() bool {
+	t := c.TLS
+	return t.CertFile != "" || t.Cert != "" || t.KeyFile != "" || t.Key != "" ||
+		t.ClientCAFile != "" || t.ClientCA != "" || t.ClientAuthType != ""
+}
+
+// thanosHTTPClient is Thanos' HTTP client config (pkg/clientconfig
+// HTTPClientConfig), the format of the sidecar's
+// --prometheus.http-client(-file). Decoded strictly: Thanos ignores
+// unknown keys, so a misspelt tls_config would silently do nothing.
+type thanosHTTPClient struct {
+	BasicAuth struct {
+		Username     string `json:"username"`
+		Password     string `json:"password"`
+		PasswordFile string `json:"password_file"`
+	} `json:"basic_auth"`
+	BearerToken     string `json:"bearer_token"`
+	BearerTokenFile string `json:"bearer_token_file"`
+	ProxyURL        string `json:"proxy_url"`
+	TLSConfig       struct {
+		CAFile             string `json:"ca_file"`
+		CertFile           string `json:"cert_file"`
+		KeyFile            string `json:"key_file"`
+		ServerName         string `json:"server_name"`
+		InsecureSkipVerify bool   `json:"insecure_skip_verify"`
+	} `json:"tls_config"`
+	TransportConfig map[string]any `json:"transport_config"`
+}
+
+// sidecarClientProblems checks that a thanos sidecar reaches the
+// pcp-remote-read of its pod as that serves: on the loopback at the app's
+// port (promURL, --prometheus.url), over TLS exactly when the web config
+// (webConfig, --web.config.file) serves TLS, with what the client config
+// (client, --prometheus.http-client-file) needs for it: a CA to verify
+// the certificate and the name it holds (the Service's, not 127.0.0.1),
+// a client certificate if the server requires one, and the credentials of
+// one of the basic-auth users if the server has any. The files the client
+// config names must be mounted in the sidecar container.
+func sidecarClientProblems(webConfig, client, promURL string, sidecar corev1.Container, appPort int32) []string {
+	var problems []string
+	var web webServerConfig
+	if err := yaml.Unmarshal([]byte(webConfig), &web); err != nil {
+		return []string{fmt.Sprintf("web config: %v", err)}
+	}
+	var cc thanosHTTPClient
+	if err := strictUnmarshal([]byte(client), &cc); err != nil {
+		return []string{fmt.Sprintf("http client config: %v", err)}
+	}
+	u, err := url.Parse(promURL)
+	if err != nil {
+		return []string{fmt.Sprintf("%s%s: %v", promURLArg, promURL, err)}
+	}
+	if u.Hostname() != "127.0.0.1" || u.Port() != strconv.Itoa(int(appPort)) || appPort == 0 {
+		problems = append(problems, fmt.Sprintf("%s%s: want 127.0.0.1:%d, pcp-remote-read in the same pod", promURLArg, promURL, appPort))
+	}
+	tls := web.tlsEnabled()
+	switch {
+	case tls && u.Scheme != "https":
+		problems = append(problems, fmt.Sprintf("%s%s: the web config serves TLS only: want https", promURLArg, promURL))
+	case !tls && u.Scheme != "http":
+		problems = append(problems, fmt.Sprintf("%s%s: the web config serves plain HTTP: want http", promURLArg, promURL))
+	}
+	t := cc.TLSConfig
+	if tls && u.Scheme == "https" && !t.InsecureSkipVerify {
+		if t.CAFile == "" {
+			problems = append(problems, "tls_config: no ca_file to verify pcp-remote-read's certificate with (or insecure_skip_verify)")
+		}
+		if t.ServerName == "" {
+			problems = append(problems, "tls_config: no server_name: the certificate names the Service, not 127.0.0.1")
+		}
+	}
+	switch web.TLS.ClientAuthType {
+	case "RequireAnyClientCert", "RequireAndVerifyClientCert":
+		if t.CertFile == "" || t.KeyFile == "" {
+			problems = append(problems, fmt.Sprintf("tls_config: client_auth_type %s: want the sidecar's cert_file and key_file", web.TLS.ClientAuthType))
+		}
+	}
+	if len(web.Users) > 0 {
+		ba := cc.BasicAuth
+		if _, ok := web.Users[ba.Username]; !ok {
+			problems = append(problems, fmt.Sprintf("basic_auth: username %q is no basic_auth_users of the web config (%d users)", ba.Username, len(web.Users)))
+		}
+		if ba.Password == "" && ba.PasswordFile == "" {
+			problems = append(problems, "basic_auth: no password or password_file")
+		}
+	}
+	for _, f := range []struct{ key, path string }{
+		{"tls_config.ca_file", t.CAFile}, {"tls_config.cert_file", t.CertFile}, {"tls_config.key_file", t.KeyFile},
+		{"basic_auth.password_file", cc.BasicAuth.PasswordFile}, {"bearer_token_file", cc.BearerTokenFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if !filepath.IsAbs(f.path) || mountOf(sidecar, filepath.Clean(f.path)) == nil {
+			problems = append(problems, fmt.Sprintf("%s %s: on no volume mounted in %s", f.key, f.path, sidecar.Name))
+		}
+	}
+	return problems
 }
 
 // archiveVolume is the volume pcp-remote-read mounts at archiveDir.
