@@ -346,3 +346,37 @@ func readAll(src source) ([]byte, error) {
 		}
 	}
 }
+
+// CompressedTwins lists the names a file would have once compressed by a
+// tool libpcp reads (path + ".xz", ".zst", ...), for a reader that knew
+// the plain file and finds it gone.
+func CompressedTwins(path string) []string {
+	out := make([]string, 0, len(compressSuffixes))
+	for _, s := range compressSuffixes {
+		if s != ".Z" {
+			out = append(out, path+s)
+		}
+	}
+	return out
+}
+
+// ReadDecompressedAt reads len(p) decompressed bytes at off of the
+// archive file at path, decompressing by its suffix as an archive's files
+// are read (multi-block .xz through dec, nil for a decoder of its own;
+// other compressed files streamed from their start). Reading the end of a
+// file that is not seekable costs decompressing all of it before.
+func ReadDecompressedAt(path string, dec *xz.Decoder, p []byte, off int64) error {
+	src, err := openSource(path, dec)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	n, err := src.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%s: %d bytes at %d: %w", path, len(p), off, err)
+}

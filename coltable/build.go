@@ -52,6 +52,14 @@ func (p *PrefixBuild) Pos() archive.Position { return *p.b.pos }
 // the identity of the files it was built from (see Valid).
 func (p *PrefixBuild) Write(path string) (*Table, error) { return p.b.write(path, true) }
 
+// WriteWhole writes what the build holds as the whole table of a closed
+// archive, for an archive whose prefix table was extended to its end: the
+// table pmlogger's live archive had grows into the table of the day it
+// closed, without its records being read again. The caller makes sure the
+// build reached the end of the archive (Feed on an archive that no longer
+// grows).
+func (p *PrefixBuild) WriteWhole(path string) (*Table, error) { return p.b.write(path, false) }
+
 // Valid tells whether the files a prefix table was built from are still
 // there, the same files, no shorter, their covered ends unchanged. A whole
 // table is always valid: it is named by its archive's files.
@@ -60,6 +68,11 @@ func (t *Table) Valid() bool { return t.valid() }
 // Release drops the table's open file, for the store evicting it: the file
 // closes once no reader holds it, and a later read opens it again.
 func (t *Table) Release() { t.release() }
+
+// UncoveredFiles is Uncovered for the files of an archive, which need not
+// be opened: a scan deciding whether a prefix table is due reads no
+// metadata.
+func UncoveredFiles(f archive.Files, t *Table) int64 { return uncovered(&archive.Archive{Files: f}, t) }
 
 // Uncovered is how many bytes of a's data volumes prefix table t does not
 // cover (all of them when t is nil).

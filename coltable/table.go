@@ -9,16 +9,20 @@ package coltable
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
 
@@ -84,6 +88,19 @@ type Table struct {
 	sparse []atomic.Pointer[[]chunkRef]
 	// inMemory: made by Decode, its series' chunks in Series.mem.
 	inMemory bool
+
+	// twins are the compressed files found in place of files a prefix
+	// table was built from, and whether each held the same bytes, by
+	// path (see valid).
+	twinMu sync.Mutex
+	twins  map[string]twinCheck
+}
+
+// twinCheck is what valid found of a compressed file, as it was then.
+type twinCheck struct {
+	size  int64
+	mtime time.Time
+	same  bool
 }
 
 // chunkRef is where a chunk of a series region starts.
@@ -639,14 +656,54 @@ func sumBefore(f *os.File, size int64) (uint32, error) {
 
 // valid tells whether the files a prefix table was built from are still
 // there, the same files, no shorter, their covered ends unchanged.
+//
+// A file compressed since (PCP 7 compresses a volume soon after pmlogger
+// moves on to the next, while the archive is still being written) is the
+// same file when its decompressed bytes are: at least as many, and the
+// same last 4 KiB before the covered size. That is checked once per
+// compressed file; for an .xz file of several blocks it decompresses one
+// block, for other files everything before the covered end, which costs
+// far less than decoding the records again.
 func (t *Table) valid() bool {
 	for _, f := range t.files {
 		id, err := identify(f.path, f.size)
-		if err != nil || id.dev != f.dev || id.ino != f.ino || id.size < f.size || id.sum != f.sum {
-			return false
+		if err == nil && id.dev == f.dev && id.ino == f.ino && id.size >= f.size && id.sum == f.sum {
+			continue
 		}
+		if errors.Is(err, fs.ErrNotExist) && t.compressedTwin(f) {
+			continue
+		}
+		return false
 	}
 	return true
+}
+
+// compressedTwin tells whether a compressed file in place of f holds f's
+// covered bytes.
+func (t *Table) compressedTwin(f sourceFile) bool {
+	for _, twin := range archive.CompressedTwins(f.path) {
+		fi, err := os.Stat(twin)
+		if err != nil {
+			continue
+		}
+		t.twinMu.Lock()
+		c, seen := t.twins[twin]
+		t.twinMu.Unlock()
+		if seen && c.size == fi.Size() && c.mtime.Equal(fi.ModTime()) {
+			return c.same
+		}
+		from := max(f.size-sumLen, 0)
+		b := make([]byte, f.size-from)
+		same := archive.ReadDecompressedAt(twin, nil, b, from) == nil && crc32.ChecksumIEEE(b) == f.sum
+		t.twinMu.Lock()
+		if t.twins == nil {
+			t.twins = map[string]twinCheck{}
+		}
+		t.twins[twin] = twinCheck{size: fi.Size(), mtime: fi.ModTime(), same: same}
+		t.twinMu.Unlock()
+		return same
+	}
+	return false
 }
 
 // Complete tells whether a prefix table covers every byte of the

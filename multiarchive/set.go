@@ -47,6 +47,13 @@ type Options struct {
 	// TableTail is how many bytes of records past the prefix table of a
 	// host's newest archive make it worth extending (0: 4 MiB).
 	TableTail int64
+	// TableMaxBytes bounds the total size of the tables in TableDir:
+	// past it, the least recently used go (0: no bound).
+	TableMaxBytes int64
+	// TableBuilders is how many tables are built at once in the
+	// background, each on one CPU at most (0: one). Queries come first:
+	// builders slow down while a query reads an archive directly.
+	TableBuilders int
 	// XZ decodes the archives' multi-block .xz files (internal/xz); nil:
 	// one made for the Set.
 	XZ *xz.Decoder
@@ -197,9 +204,21 @@ func (s *Set) Rescan() {
 			delete(s.problemSigs, base)
 		}
 	}
+	// The archives that stopped being their host's newest: pmlogger has
+	// closed them, and their tables are finished now, while the files
+	// are as pmlogger left them (pmlogger_daily compresses them later).
+	var closed []*Entry
+	for old := range wasNewest {
+		if e := entries[old.Files.Base]; e != nil && !isNewest(hosts[e.Label.Hostname], e) {
+			closed = append(closed, e)
+		}
+	}
 	s.byDir, s.entries, s.hosts, s.skipped, s.scanned = byDir, entries, hosts, skipped, s.opts.Now()
 	s.stamps = keepStamps(stamps, hosts)
 	s.mu.Unlock()
+	if s.tables != nil {
+		s.tables.planBacklog(s.Hosts(), closed)
+	}
 }
 
 // logOverlaps logs the overlaps of a timeline that its previous scan did

@@ -68,11 +68,24 @@ func (l *tableListing) names(ts *tableStore) (whole, prefix map[uint64]int) {
 		return l.whole, l.prefix
 	}
 	whole, prefix = map[uint64]int{}, map[uint64]int{}
+	contents := map[string]bool{}
+	for _, n := range names {
+		if cid, ok := parseContent(n); ok {
+			contents[cid] = true
+		}
+	}
 	for _, n := range names {
 		if h, ok := tableName(n); ok {
 			if n[17] == 'L' {
 				prefix[h]++
 			} else {
+				whole[h]++
+			}
+		} else if key, cid, ok := parseRef(n); ok && contents[cid] {
+			// An archive's reference to a table named by its content
+			// (tablenames.go); any version of its files will do, as
+			// for tables named by their stat key.
+			if h, ok := nameHash(key + "-"); ok {
 				whole[h]++
 			}
 		}
@@ -199,28 +212,40 @@ func (s *Set) tableInfo(st *Status) {
 	}
 	ts.mu.Lock()
 	loaded := make(map[uint64]bool, len(ts.loaded))
+	loadedContent := map[string]bool{}
 	for p := range ts.loaded {
 		if h, ok := nameHash(filepath.Base(p)); ok {
 			loaded[h] = true
+		} else if cid, ok := parseContent(filepath.Base(p)); ok {
+			loadedContent[cid] = true
+		}
+	}
+	if len(loadedContent) > 0 {
+		// The archives whose content the loaded tables hold, by the stat
+		// keys that led to them.
+		for key, cid := range ts.ids {
+			if loadedContent[cid] {
+				if h, ok := nameHash(key); ok {
+					loaded[h] = true
+				}
+			}
 		}
 	}
 	prefixes := make(map[string]int64, len(ts.prefixes)) // the last record each covers
 	for base, t := range ts.prefixes {
 		prefixes[base] = t.Last
 	}
-	pendingWhole, pendingPrefix := map[uint64]bool{}, map[string]bool{}
+	pendingWhole, pendingPrefix := map[string]bool{}, map[string]bool{}
 	for k := range ts.pending {
 		if base, ok := strings.CutPrefix(k, "prefix\x00"); ok {
 			pendingPrefix[base] = true
-		} else if h, ok := nameHash(filepath.Base(k)); ok {
-			pendingWhole[h] = true
+		} else if base, ok := strings.CutPrefix(k, "whole\x00"); ok {
+			pendingWhole[base] = true
 		}
 	}
-	failed := make(map[uint64]string, len(ts.failed))
-	for p, why := range ts.failed {
-		if h, ok := nameHash(filepath.Base(p)); ok {
-			failed[h] = why
-		}
+	failed := make(map[string]string, len(ts.failedBase))
+	for base, why := range ts.failedBase {
+		failed[base] = why
 	}
 	// A superseded table stays on disk for tableGrace, and is no
 	// archive's table any more.
@@ -263,10 +288,10 @@ func (s *Set) tableInfo(st *Status) {
 				a.Table = TablePrefix
 			}
 			if a.Table != TableComplete && len(failed) > 0 {
-				a.TableProblem = failed[h]
+				a.TableProblem = failed[a.Path]
 			}
 			if len(pendingWhole) > 0 || len(pendingPrefix) > 0 {
-				a.TableQueued = pendingWhole[h] || pendingPrefix[a.Path]
+				a.TableQueued = pendingWhole[a.Path] || pendingPrefix[a.Path]
 			}
 		}
 	}

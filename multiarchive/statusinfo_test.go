@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
@@ -86,25 +87,33 @@ func TestStatusTables(t *testing.T) {
 	check(s, "built", true)
 	check(open(), "listed", false)
 
-	// A queued build, a failed one, and a superseded table.
+	// A queued build, a failed one, and a table the bound on the
+	// directory removed (an evicted table is no archive's table).
 	s = open()
 	st := s.Status()
 	a, b, c := st.Hosts[0].Archives[0].Path, st.Hosts[0].Archives[1].Path, st.Hosts[1].Archives[0].Path
 	ts := s.tables
-	name := func(base string, id int) string {
-		return filepath.Join(dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(base), id, coltable.Version))
-	}
 	ts.mu.Lock()
-	ts.pending[name(a, 1)] = true
-	ts.failed[name(b, 2)] = "records out of time order"
+	ts.pending["whole\x00"+a] = true
+	ts.failedBase[b] = "records out of time order"
 	ts.mu.Unlock()
-	names, _ := filepath.Glob(filepath.Join(dir, baseHash(c)+"-*"))
-	if len(names) != 1 {
-		t.Fatalf("tables of %s: %v", c, names)
+	var cFiles archive.Files
+	for _, tl := range s.Hosts() {
+		for _, e := range tl.Entries() {
+			if e.Files.Base == c {
+				cFiles = e.Files
+			}
+		}
 	}
-	ts.mu.Lock()
-	ts.superseded[names[0]] = ts.pause.now()
-	ts.mu.Unlock()
+	path, err := ts.wholePath(cFiles)
+	if err != nil || !strings.HasPrefix(filepath.Base(path), contentPrefix) {
+		t.Fatalf("table of %s: %s %v, want one named by content", c, path, err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	ts.forget(path)
+	s.tableList = tableListing{} // list the directory again now
 	st = s.Status()
 	if st.Tables.Pending != 1 || st.Tables.Throttled {
 		t.Errorf("tables %+v, want 1 pending", st.Tables)
@@ -122,7 +131,7 @@ func TestStatusTables(t *testing.T) {
 		t.Errorf("a failed build beside a complete table: %+v", x)
 	}
 	if x := got[c]; x.Table != "" {
-		t.Errorf("superseded table: %+v", x)
+		t.Errorf("removed table: %+v", x)
 	}
 	ts.direct.Add(1) // what DirectRead does with a background builder
 	if st := s.Status().Tables; !st.Throttled {

@@ -41,11 +41,30 @@ type tableStore struct {
 	superseded map[string]time.Time
 	prefixes   map[string]*coltable.Table // by archive base path
 	prefixLRU  []string
-	extended   uint64 // prefix tables built or extended
+	extended   uint64    // prefix tables built or extended
+	promoted   uint64    // whole tables made by extending a prefix table
+	planned    time.Time // when the backlog was last planned
+	dirBytes   int64     // the tables' total size at the last bound check
+	evicted    uint64    // tables removed by the bound
 	// tried is, by archive, the uncovered bytes when a prefix build last
 	// failed or found nothing new: the next try waits for tail more.
 	tried  map[string]int64
 	closed bool
+	// ids is what each stat key's content identity was found to be ("":
+	// none cheap to know), and contents the identities that have a
+	// table on disk (tablenames.go).
+	ids      map[string]string
+	contents map[string]bool
+	// failedBase is failed by archive base path, for Status.
+	failedBase map[string]string
+	// maxBytes bounds the tables' total size on disk (0: no bound), and
+	// touched is when each table's modification time was last set to
+	// say it was used (tablebound.go).
+	maxBytes int64
+	touched  map[string]time.Time
+	// The archives without a table, built when no query waits
+	// (backlog.go).
+	backlog backlog
 
 	// direct counts the queries reading the records of an archive that
 	// has no table yet. While there are any, the builder works one part
@@ -106,9 +125,31 @@ func (s *Set) DirectRead() (done func()) {
 	return func() { once.Do(func() { ts.direct.Add(-1) }) }
 }
 
+// tableJob is a build the builder is asked for: of an opened archive
+// (a query met it without a table), or of an entry alone (an archive that
+// just stopped being its host's newest), which the builder opens itself.
 type tableJob struct {
 	o      Opened
 	prefix bool
+	// queued says the job came through queue (its key is pending);
+	// backlog that it is the backlog's (backlog.go).
+	queued, backlog bool
+}
+
+// opened returns the job's archive, opening it when the job has none: a
+// background build reads the archive outside the Set's cache, which holds
+// what queries read.
+func (j tableJob) opened() (Opened, error) {
+	if j.o.Archive != nil {
+		return j.o, nil
+	}
+	a, err := archive.OpenFiles(j.o.Entry.Files)
+	if err != nil {
+		return Opened{}, err
+	}
+	o := j.o
+	o.Archive = a
+	return o, nil
 }
 
 // defaultTail is the default of Options.TableTail: with pmlogger's usual
@@ -150,13 +191,27 @@ func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 		tail = defaultTail
 	}
 	ts := &tableStore{dir: dir, sync: syncBuild, tail: tail, set: s, loaded: map[string]*coltable.Table{}, pending: map[string]bool{},
-		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*coltable.Table{}, tried: map[string]int64{}}
+		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*coltable.Table{}, tried: map[string]int64{},
+		ids: map[string]string{}, contents: map[string]bool{}, failedBase: map[string]string{}, touched: map[string]time.Time{}}
+	if s != nil {
+		ts.maxBytes = s.opts.TableMaxBytes
+	}
 	ts.pause = throttle{busy: func() bool { return ts.direct.Load() > 0 }, sleep: time.Sleep, now: time.Now}
+	ts.backlog.init()
 	ts.sweep()
+	ts.loadNames()
 	if !syncBuild {
+		workers := 1
+		if s != nil && s.opts.TableBuilders > 0 {
+			workers = s.opts.TableBuilders
+		}
 		ts.jobs = make(chan tableJob, 1024)
 		ts.done = make(chan struct{})
-		go ts.builder()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(ts.builder)
+		}
+		go func() { wg.Wait(); close(ts.done) }()
 	}
 	return ts
 }
@@ -174,6 +229,7 @@ func (s *Set) Close() {
 		close(ts.jobs)
 	}
 	ts.mu.Unlock()
+	ts.backlog.wakeAll()
 	<-ts.done
 }
 
@@ -186,7 +242,9 @@ func (ts *tableStore) sweep() {
 	suffix := fmt.Sprintf("-v%d.tbl", coltable.Version)
 	for _, p := range names {
 		b := filepath.Base(p)
-		if strings.HasSuffix(b, ".tbl") && len(b) > 17 && b[16] == '-' && !strings.HasSuffix(b, suffix) ||
+		ours := strings.HasSuffix(b, ".tbl") && (len(b) > 17 && b[16] == '-' || strings.HasPrefix(b, contentPrefix)) ||
+			strings.HasSuffix(b, ".ref") && len(b) > 17 && b[16] == '-'
+		if ours && !strings.HasSuffix(b, suffix) && !strings.HasSuffix(b, refSuffix) ||
 			strings.HasPrefix(b, ".tmp-") {
 			if fi, err := os.Stat(p); err == nil && (!strings.HasPrefix(b, ".tmp-") || time.Since(fi.ModTime()) > tableGrace) {
 				os.Remove(p)
@@ -207,28 +265,6 @@ func baseHash(base string) string {
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 
-// tablePath names the table of an archive by its base path and the size and
-// modification time of each of its files: any change makes a new name.
-func (ts *tableStore) tablePath(o Opened) (string, error) {
-	f := o.Entry.Files
-	paths := []string{f.Meta, f.Index}
-	for _, v := range f.Volumes {
-		paths = append(paths, v.Path)
-	}
-	id := fnv.New64a()
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(id, "%s\x00%d\x00%d\x00", filepath.Base(p), fi.Size(), fi.ModTime().UnixNano())
-	}
-	return filepath.Join(ts.dir, fmt.Sprintf("%s-%016x-v%d.tbl", baseHash(f.Base), id.Sum64(), coltable.Version)), nil
-}
-
 // prefixPath names a prefix table by its archive and where it stops.
 func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
 	return filepath.Join(ts.dir, fmt.Sprintf("%s-L%d.%d-v%d.tbl", baseHash(base), tail.Vol, tail.Off, coltable.Version))
@@ -237,109 +273,227 @@ func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
 // get returns the table of a closed archive, or nil when there is none yet
 // (one is then built in the background) or it cannot be made.
 func (ts *tableStore) get(o Opened) *coltable.Table {
-	path, err := ts.tablePath(o)
+	path, err := ts.wholePath(o.Entry.Files)
 	if err != nil {
 		return nil
 	}
 	ts.mu.Lock()
 	if t := ts.loaded[path]; t != nil {
 		ts.mu.Unlock()
+		ts.touch(path)
 		return t
 	}
-	if _, bad := ts.failed[path]; bad || ts.pending[path] {
+	if _, bad := ts.failed[path]; bad || ts.pending[wholeKey(o.Entry)] {
 		ts.mu.Unlock()
 		return nil
 	}
 	ts.mu.Unlock()
 	if t, err := coltable.Open(path); err == nil {
 		ts.remember(path, t)
+		ts.touch(path)
 		return t
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		ts.set.log.Warn("damaged table, rebuilding", "table", path, "err", err)
 		os.Remove(path)
 	}
 	if ts.sync {
-		return ts.build(o, path)
+		return ts.build(o, path, nil)
 	}
-	ts.queue(tableJob{o: o}, path)
+	ts.queue(tableJob{o: o})
 	return nil
 }
 
-// queue hands a job to the background builder unless one for key waits.
-func (ts *tableStore) queue(j tableJob, key string) {
+// queue hands a job to the builders unless one for the same table is
+// queued or under way.
+func (ts *tableStore) queue(j tableJob) {
+	key := j.key()
+	j.queued = true
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if !ts.pending[key] && !ts.closed {
 		select {
 		case ts.jobs <- j:
 			ts.pending[key] = true
-		default: // the builder is busy; a later query asks again
+		default: // the builders are busy; a later query or scan asks again
 		}
 	}
+	ts.backlog.signal()
 }
 
-// yield is the builder's pause between batches of records: none when
-// tables are built on the caller's goroutine (that caller is a query).
-func (ts *tableStore) yield() func() {
-	if ts.sync {
+// yield is a builder's pause between batches of records: none when
+// tables are built on the caller's goroutine (p nil: that caller is a
+// query).
+func yield(p *throttle) func() {
+	if p == nil {
 		return nil
 	}
-	return ts.pause.yield
+	return p.yield
 }
 
+// The keys of ts.pending: a whole or a prefix table of an archive, by
+// its base path.
 func prefixKey(o Opened) string { return "prefix\x00" + o.Entry.Files.Base }
+func wholeKey(e *Entry) string  { return "whole\x00" + e.Files.Base }
+func (j tableJob) key() string {
+	if j.prefix {
+		return prefixKey(j.o)
+	}
+	return wholeKey(j.o.Entry)
+}
 
+// builder runs the jobs queries and rescans hand it, and, when there are
+// none, the backlog (backlog.go). Options.TableBuilders of them run.
+//
+// Each builder paces itself (its own throttle, from ts.pause).
 func (ts *tableStore) builder() {
-	defer close(ts.done)
-	for j := range ts.jobs {
-		ts.mu.Lock()
-		stop := ts.closed
+	pause := ts.pause
+	for {
+		j, ok := ts.nextJob()
+		if !ok {
+			return
+		}
+		ts.run(j, &pause)
+	}
+}
+
+// run does one job, unless a job for the same table is queued or under
+// way elsewhere (a backlog entry a query asked for meanwhile).
+func (ts *tableStore) run(j tableJob, pause *throttle) {
+	key := j.key()
+	ts.mu.Lock()
+	if ts.closed || !j.queued && ts.pending[key] {
 		ts.mu.Unlock()
-		if stop {
-			continue // drain: the Set is closing
-		}
-		ts.pause.begin()
-		var key string
-		if j.prefix {
-			key = prefixKey(j.o)
-			ts.buildPrefix(j.o)
-		} else {
-			var err error
-			if key, err = ts.tablePath(j.o); err == nil {
-				ts.build(j.o, key)
-			}
-		}
+		return // closing, or another builder has it
+	}
+	ts.pending[key] = true
+	ts.mu.Unlock()
+	defer func() {
 		ts.mu.Lock()
 		delete(ts.pending, key)
 		ts.mu.Unlock()
+	}()
+	if j.prefix {
+		if j.backlog {
+			// A scan's look at the newest archive: extend its prefix
+			// table if its tail grew long (Set.Table's rule).
+			ts.prefixDue(j.o)
+			return
+		}
+		pause.begin()
+		ts.buildPrefix(j.o, pause)
+		return
+	}
+	began := time.Now()
+	built := ts.runWhole(j, pause)
+	if j.backlog {
+		ts.backlog.finish(j.o.Entry, built, time.Since(began))
 	}
 }
 
-func (ts *tableStore) build(o Opened, path string) *coltable.Table {
-	t, err := coltable.Build(o.Archive, path, ts.yield())
+// runWhole builds the whole table of a closed archive unless it has one
+// or failed before; it tells whether it built one.
+func (ts *tableStore) runWhole(j tableJob, pause *throttle) bool {
+	path, err := ts.wholePath(j.o.Entry.Files)
+	if err != nil {
+		return false
+	}
+	ts.mu.Lock()
+	_, failed := ts.failed[path]
+	ts.mu.Unlock()
+	if failed || ts.exists(path) {
+		return false
+	}
+	o, err := j.opened()
 	if err != nil {
 		ts.mu.Lock()
 		ts.failed[path] = err.Error()
+		ts.failedBase[j.o.Entry.Files.Base] = err.Error()
+		ts.mu.Unlock()
+		ts.set.log.Info("archive read directly, no table", "archive", j.o.Entry.Files.Base, "reason", err)
+		return false
+	}
+	pause.begin()
+	return ts.build(o, path, pause) != nil
+}
+
+// exists tells whether the whole table at path is loaded or on disk.
+func (ts *tableStore) exists(path string) bool {
+	ts.mu.Lock()
+	_, loaded := ts.loaded[path]
+	ts.mu.Unlock()
+	if loaded {
+		return true
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// build makes the whole table of a closed archive at path. When the
+// archive has a valid prefix table (it was its host's newest while this
+// server ran) the prefix is extended to the archive's end, so that only
+// the records after it are read; otherwise every record is.
+func (ts *tableStore) build(o Opened, path string, pause *throttle) *coltable.Table {
+	t, err := ts.extendToWhole(o, path, pause)
+	if t == nil && err == nil {
+		t, err = coltable.Build(o.Archive, path, yield(pause))
+	}
+	if err != nil {
+		ts.mu.Lock()
+		ts.failed[path] = err.Error()
+		ts.failedBase[o.Entry.Files.Base] = err.Error()
 		ts.mu.Unlock()
 		ts.set.log.Info("archive read directly, no table", "archive", o.Entry.Files.Base, "reason", err)
 		return nil
 	}
-	ts.retire(path)
+	ts.retire(baseHash(o.Entry.Files.Base), path)
 	ts.remember(path, t)
+	ts.touch(path)
 	ts.mu.Lock()
 	ts.built++
+	if cid, ok := parseContent(filepath.Base(path)); ok {
+		ts.contents[cid] = true
+	}
 	ts.mu.Unlock()
+	ts.bound()
 	return t
 }
 
-// retire handles the tables of earlier versions of an archive (it was
-// rewritten, compressed or grew): they are useless now, but a query may
-// still be reading one, so each is removed only tableGrace after it was
-// superseded; every build sweeps what is due.
-func (ts *tableStore) retire(current string) {
+// extendToWhole makes the whole table at path from the archive's valid
+// prefix table, reading only the records after the prefix's tail; a nil
+// table and error says there is no such prefix table.
+func (ts *tableStore) extendToWhole(o Opened, path string, pause *throttle) (*coltable.Table, error) {
+	old := ts.prefix(o, false)
+	if old == nil {
+		return nil, nil
+	}
+	b, err := coltable.StartPrefix(o.Archive, old, yield(pause))
+	if err != nil {
+		ts.set.log.Warn("prefix table unreadable, building the whole table", "table", old.Path, "err", err)
+		return nil, nil
+	}
+	if err := b.Feed(); err != nil {
+		return nil, err
+	}
+	t, err := b.WriteWhole(path)
+	if err == nil {
+		ts.mu.Lock()
+		ts.promoted++
+		ts.mu.Unlock()
+	}
+	return t, err
+}
+
+// retire handles the tables named by an archive's path (hash h) other
+// than current: prefix tables once the whole table is built, and tables
+// named by the stat key of earlier versions of its files. They are useless
+// now, but a query may still be reading one, so each is removed only
+// tableGrace after it was superseded; every build sweeps what is due.
+// Tables named by content are shared by every archive of that content
+// and are not retired: the bound on the directory removes them
+// (tablebound.go).
+func (ts *tableStore) retire(h, current string) {
 	now := time.Now()
-	prefix := filepath.Base(current)[:17]
-	old, _ := filepath.Glob(filepath.Join(ts.dir, prefix+"*.tbl"))
+	old, _ := filepath.Glob(filepath.Join(ts.dir, h+"-*.tbl"))
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	for _, p := range old {
@@ -428,13 +582,33 @@ func (ts *tableStore) prefix(o Opened, build bool) *coltable.Table {
 		return t
 	}
 	if ts.sync {
-		if nt := ts.buildPrefix(o); nt != nil {
+		if nt := ts.buildPrefix(o, nil); nt != nil {
 			return nt
 		}
 		return t
 	}
-	ts.queue(tableJob{o: o, prefix: true}, prefixKey(o))
+	ts.queue(tableJob{o: o, prefix: true})
 	return t
+}
+
+// prefixDue queues a build or extension of the prefix table of a host's
+// newest archive when Set.Table would: none yet, or a long tail. It reads
+// no archive, only the sizes of its volumes.
+func (ts *tableStore) prefixDue(o Opened) {
+	base := o.Entry.Files.Base
+	t := ts.prefix(o, false)
+	files, err := currentFiles(o.Entry.Files)
+	if err != nil {
+		return
+	}
+	n := coltable.UncoveredFiles(files, t)
+	ts.mu.Lock()
+	last, tried := ts.tried[base]
+	ts.mu.Unlock()
+	if n == 0 || t != nil && n < ts.tail || tried && n < last+ts.tail {
+		return
+	}
+	ts.queue(tableJob{o: Opened{Entry: o.Entry, Live: true}, prefix: true})
 }
 
 // findPrefix returns the valid prefix table of an archive on disk that
@@ -502,7 +676,7 @@ func (ts *tableStore) forgetPrefix(base string, t *coltable.Table) {
 // before the records that use it, so every record read was then described
 // by what was loaded (an instance added later would otherwise be stored
 // without its name, for good).
-func (ts *tableStore) buildPrefix(o Opened) *coltable.Table {
+func (ts *tableStore) buildPrefix(o Opened, pause *throttle) *coltable.Table {
 	base := o.Entry.Files.Base
 	var n int64
 	fail := func(err error) *coltable.Table {
@@ -523,13 +697,13 @@ func (ts *tableStore) buildPrefix(o Opened) *coltable.Table {
 	old := ts.prefix(Opened{Entry: o.Entry, Archive: a}, false)
 	var b *coltable.PrefixBuild
 	if old != nil {
-		if b, err = coltable.StartPrefix(a, old, ts.yield()); err != nil {
+		if b, err = coltable.StartPrefix(a, old, yield(pause)); err != nil {
 			ts.set.log.Warn("prefix table unreadable, rebuilding", "table", old.Path, "err", err)
 			old, b = nil, nil
 		}
 	}
 	if b == nil {
-		if b, err = coltable.StartPrefix(a, nil, ts.yield()); err != nil {
+		if b, err = coltable.StartPrefix(a, nil, yield(pause)); err != nil {
 			return fail(err)
 		}
 	}
@@ -550,7 +724,7 @@ func (ts *tableStore) buildPrefix(o Opened) *coltable.Table {
 	if err != nil {
 		return fail(err)
 	}
-	ts.retire(t.Path)
+	ts.retire(baseHash(base), t.Path)
 	ts.rememberPrefix(base, t)
 	ts.mu.Lock()
 	ts.extended++
@@ -585,6 +759,16 @@ type TableStats struct {
 	// queries read archives that have no table (see Set.DirectRead).
 	Pending   int  `json:"pending"`
 	Throttled bool `json:"throttled"`
+	// Promoted counts whole tables made by extending the prefix table an
+	// archive had while it was its host's newest (no record read twice).
+	Promoted uint64 `json:"promoted"`
+	// Bytes is the tables' total size at the last check of the bound
+	// MaxBytes (0: none), and Evicted the tables the bound removed.
+	Bytes    int64  `json:"bytes"`
+	MaxBytes int64  `json:"max_bytes"`
+	Evicted  uint64 `json:"evicted"`
+	// Backlog is what the background indexer still has to look at.
+	Backlog BacklogStats `json:"backlog"`
 }
 
 func (s *Set) tableStats() TableStats {
@@ -597,5 +781,6 @@ func (s *Set) tableStats() TableStats {
 	ts := s.tables
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Prefixes: len(ts.prefixes), Extended: ts.extended}
+	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Prefixes: len(ts.prefixes), Extended: ts.extended,
+		Promoted: ts.promoted, Bytes: ts.dirBytes, MaxBytes: ts.maxBytes, Evicted: ts.evicted, Backlog: ts.backlog.stats()}
 }

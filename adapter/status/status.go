@@ -43,6 +43,9 @@ type SetCollector struct {
 	overlaps, cacheN, cacheB         *prometheus.Desc
 	hits, misses, evictions, scanned *prometheus.Desc
 	lowest                           *prometheus.Desc
+	backlogN, backlogB, backlogRate  *prometheus.Desc
+	backlogETA, tableBytes, evicted  *prometheus.Desc
+	promoted                         *prometheus.Desc
 }
 
 // NewSetCollector returns a collector over src.
@@ -66,6 +69,13 @@ func NewSetCollector(src StatusSource) *SetCollector {
 		// Prometheus' name, not ours: a Thanos sidecar reads the lowest
 		// time its store can answer for from this metric of the server's
 		// /metrics (docs/remote-read-protocol.md §14).
+		backlogN:    d("table_backlog_archives", "Closed archives the background indexer has still to look at (some may have a table already)."),
+		backlogB:    d("table_backlog_bytes", "Size on disk of the files of those archives."),
+		backlogRate: d("table_backlog_rate_bytes_per_second", "Bytes of archive the background indexer reads per second of building (0 until it built a table)."),
+		backlogETA:  d("table_backlog_eta_seconds", "Time the backlog takes at that rate (0 until the indexer built a table)."),
+		tableBytes:  d("table_dir_bytes", "Total size of the column tables in --cache.dir at the last check."),
+		evicted:     d("tables_evicted_total", "Column tables removed, least recently used first, to keep --cache.dir within --cache.dir-size."),
+		promoted:    d("tables_promoted_total", "Whole tables made from the prefix table of an archive this server saw written (its records not read again)."),
 		lowest: prometheus.NewDesc("prometheus_tsdb_lowest_timestamp_seconds",
 			"Start of the earliest archive served (absent before the first archive is found).", nil, nil),
 	}
@@ -73,7 +83,8 @@ func NewSetCollector(src StatusSource) *SetCollector {
 
 // Describe implements prometheus.Collector.
 func (c *SetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hosts, c.archives, c.skipped, c.probs, c.overlaps, c.cacheN, c.cacheB, c.hits, c.misses, c.evictions, c.scanned, c.lowest} {
+	for _, d := range []*prometheus.Desc{c.hosts, c.archives, c.skipped, c.probs, c.overlaps, c.cacheN, c.cacheB, c.hits, c.misses, c.evictions, c.scanned, c.lowest,
+		c.backlogN, c.backlogB, c.backlogRate, c.backlogETA, c.tableBytes, c.evicted, c.promoted} {
 		ch <- d
 	}
 }
@@ -106,6 +117,15 @@ func (c *SetCollector) Collect(ch chan<- prometheus.Metric) {
 	k(c.misses, float64(st.Cache.Misses))
 	k(c.evictions, float64(st.Cache.Evictions))
 	g(c.scanned, float64(st.Scanned.UnixNano())/1e9)
+	if tb := st.Tables; tb.Dir != "" && tb.Problem == "" {
+		g(c.backlogN, float64(tb.Backlog.Archives))
+		g(c.backlogB, float64(tb.Backlog.Bytes))
+		g(c.backlogRate, tb.Backlog.Rate)
+		g(c.backlogETA, tb.Backlog.ETA)
+		g(c.tableBytes, float64(tb.Bytes))
+		k(c.evicted, float64(tb.Evicted))
+		k(c.promoted, float64(tb.Promoted))
+	}
 	if lowest, ok := lowestStart(st.Hosts); ok {
 		// Milliseconds, floored as every timestamp we serve, in seconds
 		// as Prometheus reports its own.

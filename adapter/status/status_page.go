@@ -737,6 +737,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	"ts":   fmtTime,
 	"base": filepath.Base,
 	"sub":  func(a, b int) int { return a - b },
+	"mib":  fmtMiB,
+	"secs": fmtSeconds,
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>pcp-remote-read status</title>
 <style>
@@ -747,7 +749,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <p>Last scan {{ts .St.Scanned}}. Cache: {{.St.Cache.Archives}} archives, {{.St.Cache.Bytes}} bytes, {{.St.Cache.Hits}} hits, {{.St.Cache.Misses}} misses.</p>
 {{with .St.Tables}}{{if .Problem}}<p class="bad">Column tables disabled: cache directory {{.Dir}} is unusable ({{.Problem}}); every query reads the archives directly.</p>
 {{else if .Dir}}<p>Column tables in {{.Dir}}: {{.Loaded}} loaded, {{.Built}} built, {{.Failed}} failed, {{.Prefixes}} prefix tables ({{.Extended}} built or extended).</p>
-<p id="builder">Table builder: {{.Pending}} build{{if ne .Pending 1}}s{{end}} queued or under way{{if .Throttled}}, slowed to a quarter while queries read archives that have no table{{end}}; {{$.NoTable}} of {{$.Archives}} archives{{if $.Filter}} shown{{end}} have no table yet (each is built when a query first reads it){{if $.Prefix}}; {{$.Prefix}} with a prefix table, the newest of {{if eq $.Prefix 1}}a{{else}}each{{end}} host{{end}}.</p>
+<p id="builder">Table builder: {{.Pending}} build{{if ne .Pending 1}}s{{end}} queued or under way{{if .Throttled}}, slowed to a quarter while queries read archives that have no table{{end}}; {{$.NoTable}} of {{$.Archives}} archives{{if $.Filter}} shown{{end}} have no table yet{{if $.Prefix}}; {{$.Prefix}} with a prefix table, the newest of {{if eq $.Prefix 1}}a{{else}}each{{end}} host{{end}}.</p>
+<p id="backlog">Background indexing: {{with .Backlog}}{{if .Archives}}{{.Archives}} closed archive{{if ne .Archives 1}}s{{end}} ({{mib .Bytes}}) still to look at, newest first per host{{if gt .Rate 0.0}}, at {{mib .Rate}}/s: about {{secs .ETA}} to go{{end}}{{else}}every closed archive looked at{{end}}; {{.Built}} table{{if ne .Built 1}}s{{end}} built{{end}}; {{.Promoted}} from the prefix table of a day this server saw written. Tables take {{mib .Bytes}}{{if .MaxBytes}} of at most {{mib .MaxBytes}} ({{.Evicted}} least recently used removed){{end}}.</p>
 {{else}}<p>Column tables off (no cache directory).</p>
 {{end}}{{end}}
 <form method="get" action=""><label>Hosts containing <input name="host" value="{{.Filter}}" size="20"></label> <button>show</button>{{if .Filter}} <a href="?">all hosts</a>{{end}}
@@ -780,3 +783,25 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 {{range .St.Skipped}}<tr><td>{{.Path}}</td><td class="bad">{{.Reason}}</td></tr>{{end}}</table>{{end}}
 </body></html>
 `))
+
+// fmtMiB writes a byte count (or rate) in MiB, or GiB from 10 GiB up.
+func fmtMiB(n any) string {
+	var v float64
+	switch x := n.(type) {
+	case int64:
+		v = float64(x)
+	case float64:
+		v = x
+	case int:
+		v = float64(x)
+	}
+	if v >= 10<<30 {
+		return strconv.FormatFloat(v/(1<<30), 'f', 1, 64) + " GiB"
+	}
+	return strconv.FormatFloat(v/(1<<20), 'f', 1, 64) + " MiB"
+}
+
+// fmtSeconds writes a duration in seconds as Go does, to the second.
+func fmtSeconds(s float64) string {
+	return (time.Duration(s) * time.Second).Round(time.Second).String()
+}

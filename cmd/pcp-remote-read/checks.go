@@ -58,6 +58,10 @@ func (c *config) validate() error {
 		return errors.New("--query.timeout must be > 0")
 	case c.maxSamples < 0 || c.maxSamples > math.MaxInt:
 		return fmt.Errorf("--query.max-samples must be >= 0 (0: no limit) and at most %d", math.MaxInt)
+	case c.tableBuilders <= 0:
+		return errors.New("--cache.build-cpus must be > 0")
+	case c.tableMaxBytes < 0:
+		return errors.New("--cache.dir-size must be >= 0 (0: no bound)")
 	case c.maxConcurrent <= 0:
 		return errors.New("--query.max-concurrency must be > 0")
 	case c.maxFrameBytes <= 0:

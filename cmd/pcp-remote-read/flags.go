@@ -35,6 +35,8 @@ type config struct {
 	cacheArchives  int
 	cacheBytes     int64
 	tableDir       string
+	tableMaxBytes  int64
+	tableBuilders  int
 	maxSamples     int64
 	maxConcurrent  int
 	lookbackDelta  time.Duration
@@ -121,6 +123,11 @@ func addServeFlags(app *kingpin.Application, c *config) {
 	app.Flag("cache.dir", "Directory for column tables of archives (built in the background, safe to delete; "+
 		"never inside an archive directory); empty disables them.").
 		Default(defaultTableDir()).StringVar(&c.tableDir)
+	app.Flag("cache.dir-size", "Largest total size of the column tables in --cache.dir, with a unit (10GiB) or plain bytes; "+
+		"past it the least recently used are removed (0: no bound).").
+		Default("10GiB").SetValue(bytesValue{name: "cache.dir-size", n: &c.tableMaxBytes})
+	intFlag(app, "cache.build-cpus", "Column tables built at once in the background, each on one CPU at most (> 0); "+
+		"they slow to a quarter while queries read archives that have no table.", 1, &c.tableBuilders)
 }
 
 // addQueryFlags adds the limits of queries and remote reads.

@@ -49,7 +49,7 @@ func TestFlagDefaults(t *testing.T) {
 	}
 	want := config{
 		listen: ":9201", logLevel: "info", logFormat: "logfmt", rescan: time.Minute,
-		cacheArchives: 16, cacheBytes: 512 << 20, tableDir: defaultTableDir(),
+		cacheArchives: 16, cacheBytes: 512 << 20, tableDir: defaultTableDir(), tableMaxBytes: 10 << 30, tableBuilders: 1,
 		maxSamples: 50_000_000, maxConcurrent: 10, lookbackDelta: 5 * time.Minute, queryTimeout: 2 * time.Minute,
 		maxFrameBytes: 32 << 20, maxRequestSize: 32 << 20, stallTimeout: time.Minute,
 	}

@@ -247,7 +247,8 @@ func (s *server) httpServer() *http.Server {
 func (s *server) open(ctx context.Context) error {
 	c, log := s.c, s.log
 	start := time.Now()
-	set, err := multiarchive.Open(multiarchive.Options{Paths: s.paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log})
+	set, err := multiarchive.Open(multiarchive.Options{Paths: s.paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log,
+		TableMaxBytes: c.tableMaxBytes, TableBuilders: c.tableBuilders})
 	if err != nil {
 		return err
 	}
