@@ -2,6 +2,7 @@ package deployments
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -15,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -132,6 +134,12 @@ func (b *built) find(kind, name string) runtime.Object {
 	return nil
 }
 
+// claim is the build's PersistentVolumeClaim of that name, or nil.
+func (b *built) claim(name string) *corev1.PersistentVolumeClaim {
+	pvc, _ := b.find("PersistentVolumeClaim", name).(*corev1.PersistentVolumeClaim)
+	return pvc
+}
+
 func (b *built) names(kind string) []string {
 	var n []string
 	for _, o := range b.objects {
@@ -146,7 +154,8 @@ func (b *built) names(kind string) []string {
 // TestKustomizeBuild builds every kustomization (base, overlays, shards)
 // with kustomize's own library, decodes the output strictly, and checks:
 // the security context of every container; pcp-remote-read's probes,
-// port, read-only archive mount and web config; that every ConfigMap,
+// port, read-only archive mount, web config, cache directory and its
+// bound against the cache volume's size; that every ConfigMap,
 // claim and ServiceAccount a pod names is in the output; that every
 // Service and PodDisruptionBudget selects exactly one workload whose pods
 // have the Service's target port; and what each pattern is about.
@@ -202,6 +211,9 @@ func checkWorkloads(t *testing.T, b *built) {
 			if c.Name == appContainer {
 				apps++
 				checkApp(t, w, c)
+				for _, p := range cacheBoundProblems(pod, c, b.claim) {
+					t.Errorf("%s container %s: %s", w.key, c.Name, p)
+				}
 			}
 		}
 		_, frontend := frontends[w.key]
@@ -376,8 +388,9 @@ func cacheDirProblems(pod corev1.PodSpec, c corev1.Container) []string {
 	case v == nil:
 		problems = append(problems, fmt.Sprintf("%s%s: no volume %s", cacheDirArg, dir, m.Name))
 	case v.EmptyDir != nil:
-		// Nothing removes the tables of deleted archives: unbounded, they
-		// would fill the node's disk.
+		// The kubelet's sizeLimit is what protects the node's disk: the
+		// server's own bound (--cache.dir-size, cacheBoundProblems) is
+		// passed by about a table per builder, and a wrong flag has none.
 		if v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.IsZero() {
 			problems = append(problems, fmt.Sprintf("%s%s: emptyDir %s has no sizeLimit", cacheDirArg, dir, m.Name))
 		}
@@ -391,6 +404,146 @@ func cacheDirProblems(pod corev1.PodSpec, c corev1.Container) []string {
 	}
 	return problems
 }
+
+// The flags that bound what the column tables take (README "Column
+// tables"), and what the cache volume must hold beyond that bound.
+const (
+	cacheDirSizeArg   = "--cache.dir-size="
+	cacheBuildCPUsArg = "--cache.build-cpus="
+	// The bound may take at most 4/5 of the cache volume's size: the
+	// server checks it only once a table is written in full, a build
+	// writes under a temporary name first, and the prefix tables of the
+	// hosts' newest archives are never removed.
+	cacheBoundNum, cacheBoundDen = 4, 5
+	// Room below the volume's size per builder (--cache.build-cpus), for
+	// the table it is writing: a day's table is at most a few hundred MiB.
+	tableInFlight = 512 << 20
+)
+
+// cacheBoundProblems checks pcp-remote-read's bound on its column tables:
+// one --cache.dir-size, positive (0 is no bound, and the default, 10GiB,
+// knows nothing of the volume) and at most 4/5 of the size of the volume
+// holding --cache.dir (an emptyDir's sizeLimit, past which the kubelet
+// evicts the pod; a claim's or an ephemeral volume's storage request),
+// leaving a table's room per builder; and one --cache.build-cpus, a
+// positive integer no more than the CPU limit in whole cores, rounded up
+// (each builder takes up to one CPU). claim finds a claim of the build by
+// name. Where --cache.dir itself is wrong, cacheDirProblems says so and
+// the volume is not checked here.
+func cacheBoundProblems(pod corev1.PodSpec, c corev1.Container, claim func(string) *corev1.PersistentVolumeClaim) []string {
+	var problems []string
+	bound, boundArg := int64(-1), ""
+	switch sizes := flagValues(c.Args, cacheDirSizeArg); {
+	case len(sizes) != 1:
+		problems = append(problems, fmt.Sprintf("want one %s arg (the default, 10GiB, knows nothing of the cache volume), got %q", cacheDirSizeArg, sizes))
+	default:
+		boundArg = cacheDirSizeArg + sizes[0]
+		n, err := parseSize(sizes[0])
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v", boundArg, err))
+		case n == 0:
+			problems = append(problems, fmt.Sprintf("%s is no bound: the tables would grow to the volume's limit", boundArg))
+		default:
+			bound = n
+		}
+	}
+	builders := -1
+	switch cpus := flagValues(c.Args, cacheBuildCPUsArg); {
+	case len(cpus) != 1:
+		problems = append(problems, fmt.Sprintf("want one %s arg, got %q", cacheBuildCPUsArg, cpus))
+	default:
+		n, err := strconv.Atoi(cpus[0])
+		if err != nil || n <= 0 {
+			problems = append(problems, fmt.Sprintf("%s%s is not a positive integer", cacheBuildCPUsArg, cpus[0]))
+			break
+		}
+		builders = n
+		if lim, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+			if cores := (lim.MilliValue() + 999) / 1000; int64(n) > cores {
+				problems = append(problems, fmt.Sprintf("%s%d: each builder takes up to a CPU: more than the CPU limit %s (%d cores, rounded up)", cacheBuildCPUsArg, n, lim.String(), cores))
+			}
+		}
+	}
+
+	dirs := flagValues(c.Args, cacheDirArg)
+	if len(dirs) != 1 || !filepath.IsAbs(dirs[0]) {
+		return problems
+	}
+	m := mountOf(c, filepath.Clean(dirs[0]))
+	if m == nil {
+		return problems
+	}
+	v := volume(pod, m.Name)
+	if v == nil {
+		return problems
+	}
+	var size *resource.Quantity
+	var what string
+	switch {
+	case v.EmptyDir != nil:
+		size, what = v.EmptyDir.SizeLimit, "emptyDir "+v.Name+" sizeLimit"
+	case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil:
+		if q, ok := v.Ephemeral.VolumeClaimTemplate.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+			size, what = &q, "ephemeral volume "+v.Name+" storage request"
+		}
+	case v.PersistentVolumeClaim != nil:
+		if pvc := claim(v.PersistentVolumeClaim.ClaimName); pvc != nil {
+			if q, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; ok {
+				size, what = &q, "claim "+pvc.Name+" storage request"
+			}
+		}
+	}
+	if size == nil || size.IsZero() {
+		if v.Ephemeral != nil || v.PersistentVolumeClaim != nil {
+			problems = append(problems, fmt.Sprintf("%s%s: volume %s has no storage request to check %s against", cacheDirArg, dirs[0], v.Name, cacheDirSizeArg))
+		}
+		return problems // an emptyDir without sizeLimit: cacheDirProblems
+	}
+	if bound < 0 {
+		return problems
+	}
+	limit := size.Value()
+	if most := limit / cacheBoundDen * cacheBoundNum; bound > most {
+		problems = append(problems, fmt.Sprintf("%s (%d bytes) is more than %d/%d of the %s %s (%d bytes): "+
+			"the tables pass the bound by a table or two before it removes any", boundArg, bound,
+			cacheBoundNum, cacheBoundDen, what, size.String(), most))
+	}
+	if room := limit - bound; builders > 0 && room < int64(builders)*tableInFlight {
+		problems = append(problems, fmt.Sprintf("%s leaves %d MiB of the %s %s, less than %d MiB for each of the %d builders' tables in flight",
+			boundArg, max(room, 0)>>20, what, size.String(), tableInFlight>>20, builders))
+	}
+	return problems
+}
+
+// parseSize reads a size as the server's --cache.dir-size does (plain
+// bytes, or a whole number with a base-2 unit: KiB and KB both mean 1024),
+// though not every form the server takes (no fractions, no sums such as
+// 1GiB512MiB). Kubernetes' spellings, Gi or G, are not the server's.
+func parseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		hint := ""
+		if k8sSize.MatchString(s) {
+			hint = " (Gi, G: Kubernetes' spelling, the server's is GiB)"
+		}
+		return 0, fmt.Errorf("not a size: want bytes with a unit (KiB, MiB, GiB, TiB) or plain bytes%s", hint)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a size: %v", err)
+	}
+	shift := map[string]uint{"": 0, "B": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50}[strings.TrimSuffix(strings.TrimSuffix(m[2], "B"), "i")]
+	if n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%s: too large", s)
+	}
+	return n << shift, nil
+}
+
+var (
+	sizeRE  = regexp.MustCompile(`^([0-9]+)(B|[KMGTP]i?B)?$`)
+	k8sSize = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?[KMGTPE]i?$`)
+)
 
 // mountOf is the mount of c that holds path: the deepest mount point at or
 // above it.
