@@ -14,25 +14,25 @@ import (
 // and neither can be cancelled.
 const (
 	// MaxQueryComplexity bounds a PromQL expression's bracket nesting depth
-	// plus its operators. The parser takes time quadratic in these: 10,000
-	// nested parentheses (20 KB) take a second, 100,000 more than a minute
-	// (measured with the engine of the prometheus module in go.mod), and
-	// the engine parses inside a concurrency slot, so a few such requests
-	// would stall every query. Dashboards use a few dozen.
+	// plus its operators. The parser takes time quadratic in these: with
+	// the engine of the prometheus module in go.mod, 10,000 nested
+	// parentheses (20 KB) take about a second and 100,000 more than a
+	// minute, and the engine parses inside a concurrency slot, so a few
+	// such requests would stall every query. Dashboards use a few dozen.
 	MaxQueryComplexity = 1000
 
 	// MaxRegexBytes bounds a regex matcher that is not an alternation of
 	// literals (Grafana's multi-value variables are such alternations, and
-	// may be longer). A regex's match time grows
-	// with its size times the label value's length: a 600 KB regex took
-	// 5 s to match one 1000-byte value, and a selector is matched against
-	// every series it meets.
+	// may be longer). A regex's match time grows with its size times the
+	// label value's length: a 600 KB regex takes about 5 s to match one
+	// 1000-byte value, and a selector is matched against every series it
+	// meets.
 	MaxRegexBytes = 4096
 )
 
 // CheckRegex refuses a regex too large to match cheaply. It runs before
-// the regex is compiled: compiling takes time too (half a second for
-// 600 KB).
+// the regex is compiled: compiling takes time too (about half a second
+// for 600 KB).
 func CheckRegex(name, re string) error {
 	if len(re) > MaxRegexBytes && !literalAlternation(re) {
 		on := ""

@@ -125,7 +125,7 @@ func CheckExternalLabels(ext labels.Labels) error {
 	var errs []error
 	ext.Range(func(l labels.Label) {
 		switch {
-		case !model.LabelName(l.Name).IsValidLegacy() || strings.HasPrefix(l.Name, "__"):
+		case !model.LegacyValidation.IsValidLabelName(l.Name) || strings.HasPrefix(l.Name, "__"):
 			errs = append(errs, fmt.Errorf("external label name %q: want a letter or _ then letters, digits or _, not beginning with __", l.Name))
 		case l.Value == "":
 			errs = append(errs, fmt.Errorf("external label %q has an empty value", l.Name))

@@ -67,7 +67,7 @@ func (w *stallWriter) Write(b []byte) (int, error) {
 	for len(b) > 0 {
 		chunk := b[:min(len(b), stallChunk)]
 		// ErrNotSupported (a writer without a connection, as in tests)
-		// leaves writes unbounded, as before.
+		// leaves writes without a deadline.
 		_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
 		m, err := w.ResponseWriter.Write(chunk)
 		n += m

@@ -195,9 +195,9 @@ func reportValues(b *testing.B, values int) {
 // largest with plain (uncompressed) volumes, skipping when there are none.
 func largestQAArchives(b *testing.B) []string {
 	root := filepath.Join("..", "testdata", "pcp-qa")
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		b.Logf("%s: %v; only the synthetic cases run", root, err)
+	names := testArchives(root)
+	if len(names) == 0 {
+		b.Logf("no archives under %s; only the synthetic cases run", root)
 		return nil
 	}
 	type cand struct {
@@ -206,11 +206,10 @@ func largestQAArchives(b *testing.B) []string {
 		plain bool
 	}
 	var cs []cand
-	for _, e := range ents {
-		name := filepath.Join(root, e.Name(), e.Name())
+	for _, name := range names {
 		files, err := FindFiles(name)
 		if err != nil {
-			continue // a directory of archives
+			b.Fatal(err)
 		}
 		c := cand{name: name, plain: true}
 		for _, vf := range files.Volumes {

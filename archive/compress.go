@@ -60,7 +60,8 @@ func openSource(path string, dec *xz.Decoder) (source, error) {
 	if suffix == ".xz" {
 		// Multi-block .xz files are read through their block index;
 		// anything else openXZ turns down (one block, BCJ or delta
-		// filters, a damaged index) is streamed as before.
+		// filters, a damaged index) is streamed like the other
+		// compressions.
 		x, err := openXZ(path, dec)
 		if err == nil {
 			return x, nil

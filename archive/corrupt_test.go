@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -33,18 +32,7 @@ type archiveSource struct {
 func copyArchive(name string) func(t testing.TB, dir string) string {
 	return func(t testing.TB, dir string) string {
 		t.Helper()
-		m, err := filepath.Glob(filepath.Join("testdata", name, name+".*"))
-		if err != nil || len(m) == 0 {
-			t.Fatalf("no testdata for %s", name)
-		}
-		for _, p := range m {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, filepath.Join(dir, filepath.Base(p)), b)
-		}
-		return filepath.Join(dir, name)
+		return copyBase(t, filepath.Join("testdata", name, name), filepath.Join(dir, name))
 	}
 }
 
@@ -370,9 +358,7 @@ func TestByteFlips(t *testing.T) {
 						if testing.Short() && x != 0xff {
 							break
 						}
-						bad := append([]byte(nil), data...)
-						bad[off] ^= x
-						d.put(t, path, bad)
+						d.put(t, path, flip(data, off, x))
 						what := fmt.Sprintf("%s byte %d ^ %#x", filepath.Base(path), off, x)
 						a, err := d.open()
 						if err != nil {
@@ -411,16 +397,6 @@ func checkErrorNames(t *testing.T, err error, dir, what string) {
 	if errors.As(err, &fe) && !strings.Contains(err.Error(), "offset") {
 		t.Fatalf("%s: error %q has no offset", what, err)
 	}
-}
-
-// allocated returns the bytes allocated while f runs.
-func allocated(f func()) uint64 {
-	var m0, m1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&m0)
-	f()
-	runtime.ReadMemStats(&m1)
-	return m1.TotalAlloc - m0.TotalAlloc
 }
 
 // TestCorruptions damages the synthetic archive in specific ways.
@@ -930,7 +906,7 @@ func TestCompressedDamage(t *testing.T) {
 		step = len(data)/12 + 1
 	}
 	for off := 0; off < len(data); off += step {
-		for _, bad := range [][]byte{data[:off], flip(data, off)} {
+		for _, bad := range [][]byte{data[:off], flip(data, off, 0xff)} {
 			d.put(t, path, bad)
 			a, err := d.open()
 			if err == nil {
@@ -941,12 +917,6 @@ func TestCompressedDamage(t *testing.T) {
 			}
 		}
 	}
-}
-
-func flip(b []byte, off int) []byte {
-	out := append([]byte(nil), b...)
-	out[off] ^= 0xff
-	return out
 }
 
 // TestIndexIntoUnreadableVolume: an index entry that points into a volume

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"runtime/metrics"
 	"sort"
 	"strings"
 	"testing"
@@ -76,23 +75,11 @@ func loadSeeds(f *testing.F) []seedFiles {
 	return out
 }
 
-// heapAllocs is the bytes allocated so far. runtime/metrics is cheap enough
-// to read on every fuzz input (runtime.ReadMemStats stops the world), but it
-// counts small objects a span at a time: the limits below allow for that
-// and still catch a length field of 2^31 turned into an allocation.
-func heapAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // checkAllocs fails when f allocates far more than the input could
 // justify: no length field may make the reader allocate from it unchecked.
 func checkAllocs(t testing.TB, input int, fixed uint64, f func()) {
 	t.Helper()
-	before := heapAllocs()
-	f()
-	if got, limit := heapAllocs()-before, fixed+uint64(200*input); got > limit {
+	if got, limit := allocated(f), fixed+uint64(200*input); got > limit {
 		t.Fatalf("allocated %d bytes for %d bytes of input (limit %d)", got, input, limit)
 	}
 }

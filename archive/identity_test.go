@@ -15,19 +15,6 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/internal/xz/xztest"
 )
 
-// requireCommand skips the test without the named command, or fails it
-// under CI=true, where make deps installs the tools.
-func requireCommand(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the %s command is required under CI=true (make deps installs it)", name)
-	}
-	t.Skipf("no %s command", name)
-}
-
 func runCommand(t testing.TB, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
@@ -39,18 +26,7 @@ func runCommand(t testing.TB, name string, args ...string) {
 // and returns the new base path.
 func copyTestArchive(t testing.TB, name, dir, base string) string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join("../testdata/archives", name, name+".*"))
-	if err != nil || len(m) == 0 {
-		t.Fatalf("no testdata archive %s", name)
-	}
-	for _, p := range m {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, base+strings.TrimPrefix(filepath.Base(p), name)), b)
-	}
-	return filepath.Join(dir, base)
+	return copyBase(t, filepath.Join("../testdata/archives", name, name), filepath.Join(dir, base))
 }
 
 func mustFindFiles(t testing.TB, base string) Files {
@@ -123,8 +99,8 @@ func renameArchive(t testing.TB, base, newBase string) string {
 // by the real xz and zstd commands, as pmlogger_daily runs them, renaming
 // and moving.
 func TestContentIDSurvives(t *testing.T) {
-	requireCommand(t, "xz")
-	requireCommand(t, "zstd")
+	xztest.RequireCommand(t, "xz")
+	xztest.RequireCommand(t, "zstd")
 	ids := map[string]string{}
 	for _, name := range []string{"v2-multivol", "v3-multivol", "v2-basic", "v3-basic"} {
 		t.Run(name, func(t *testing.T) {
@@ -261,18 +237,17 @@ func archiveContent(t testing.TB, f Files) []byte {
 // TestContentIDChanges changes what ContentID must see, and one thing it
 // cannot: a volume changed past its first 4 KiB, same size.
 func TestContentIDChanges(t *testing.T) {
-	flip := func(p string, off int64) func(t testing.TB, f Files) {
-		return func(t testing.TB, f Files) {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if off < 0 {
-				off += int64(len(b))
-			}
-			b[off] ^= 0x01
-			writeFile(t, p, b)
+	// flipFile flips the low bit of byte off of file p (from the end when
+	// off < 0).
+	flipFile := func(t testing.TB, p string, off int) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if off < 0 {
+			off += len(b)
+		}
+		writeFile(t, p, flip(b, off, 0x01))
 	}
 	for _, name := range []string{"v3-multivol", "v2-basic"} {
 		t.Run(name, func(t *testing.T) {
@@ -301,18 +276,18 @@ func TestContentIDChanges(t *testing.T) {
 						t.Fatal(err)
 					}
 				}, false},
-				{"byte of the .meta label", func(t testing.TB, f Files) { flip(f.Meta, 20)(t, f) }, false},
-				{"middle byte of .meta", func(t testing.TB, f Files) { flip(f.Meta, 4000)(t, f) }, false},
-				{"last byte of .meta", func(t testing.TB, f Files) { flip(f.Meta, -1)(t, f) }, false},
-				{"byte of .index", func(t testing.TB, f Files) { flip(f.Index, -3)(t, f) }, false},
+				{"byte of the .meta label", func(t testing.TB, f Files) { flipFile(t, f.Meta, 20) }, false},
+				{"middle byte of .meta", func(t testing.TB, f Files) { flipFile(t, f.Meta, 4000) }, false},
+				{"last byte of .meta", func(t testing.TB, f Files) { flipFile(t, f.Meta, -1) }, false},
+				{"byte of .index", func(t testing.TB, f Files) { flipFile(t, f.Index, -3) }, false},
 				{"no .index", func(t testing.TB, f Files) {
 					if err := os.Remove(f.Index); err != nil {
 						t.Fatal(err)
 					}
 				}, false},
-				{"byte 4095 of the first volume", func(t testing.TB, f Files) { flip(f.Volumes[0].Path, 4095)(t, f) }, false},
+				{"byte 4095 of the first volume", func(t testing.TB, f Files) { flipFile(t, f.Volumes[0].Path, 4095) }, false},
 				// What ContentID does not prove (see its comment).
-				{"byte 4096 of the first volume", func(t testing.TB, f Files) { flip(f.Volumes[0].Path, 4096)(t, f) }, true},
+				{"byte 4096 of the first volume", func(t testing.TB, f Files) { flipFile(t, f.Volumes[0].Path, 4096) }, true},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					base := copyTestArchive(t, name, t.TempDir(), name)
@@ -343,8 +318,8 @@ func appendByte(t testing.TB, p string) {
 // TestContentIDUnknown: volumes whose size costs decompressing leave the
 // identity unknown, without an error; a .meta compressed so does not.
 func TestContentIDUnknown(t *testing.T) {
-	requireCommand(t, "zstd")
-	requireCommand(t, "gzip")
+	xztest.RequireCommand(t, "zstd")
+	xztest.RequireCommand(t, "gzip")
 	plain := mustContentID(t, copyTestArchive(t, "v3-multivol", t.TempDir(), "a"))
 	for _, tc := range []struct {
 		name   string
@@ -357,7 +332,7 @@ func TestContentIDUnknown(t *testing.T) {
 		}, false},
 		{"gzip", func(t testing.TB, f Files) { runCommand(t, "gzip", f.Volumes[2].Path) }, false},
 		{"bzip2 .meta, gzip .index", func(t testing.TB, f Files) {
-			requireCommand(t, "bzip2")
+			xztest.RequireCommand(t, "bzip2")
 			runCommand(t, "bzip2", f.Meta)
 			runCommand(t, "gzip", f.Index)
 		}, true},
@@ -481,8 +456,8 @@ func TestContentIDErrors(t *testing.T) {
 // the archive reader decompresses, for the compressed files of testdata
 // and files made by the xz and zstd commands.
 func TestDecompressedSize(t *testing.T) {
-	requireCommand(t, "xz")
-	requireCommand(t, "zstd")
+	xztest.RequireCommand(t, "xz")
+	xztest.RequireCommand(t, "zstd")
 	dir := t.TempDir()
 	data := xztest.Data(700 << 10)
 	paths, _ := filepath.Glob("../testdata/archives/*/*")

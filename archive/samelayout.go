@@ -215,9 +215,10 @@ func seqWords(vals []float64, body []byte, first int, t Type) bool {
 // insituSame reads the in-situ values of pairs into vals as numbers of
 // type t, as insituWords and toFloat do, and reports whether the instances
 // are those of was. It is one pass where those are three (compare, copy,
-// convert): about an eighth of a typical record's values are in situ, and
-// took a fifth of the short way's time. A difference is noticed only at
-// the end, which leaves vals unknown, as a failed record may.
+// convert): about an eighth of a typical record's values are in situ, yet
+// three passes over them would be a fifth of the short way's time. A
+// difference is noticed only at the end, which leaves vals unknown, as a
+// failed record may.
 func insituSame(vals []float64, pairs, was []byte, t Type) bool {
 	if len(pairs) != len(was) || len(vals) != len(pairs)/8 {
 		return false

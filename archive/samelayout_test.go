@@ -3,7 +3,6 @@ package archive
 import (
 	"encoding/binary"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -354,16 +353,7 @@ func TestSameLayoutMustForget(t *testing.T) {
 // do and checks every record against a fresh decode; pmlogger's records
 // repeat their layout, so most take the short way.
 func TestSameLayoutArchives(t *testing.T) {
-	names := append([]string(nil), seedArchives...)
-	for _, root := range []string{"../testdata/archives", "../testdata/pcp-qa"} {
-		ents, _ := os.ReadDir(root)
-		for _, e := range ents {
-			name := filepath.Join(root, e.Name(), e.Name())
-			if _, err := FindFiles(name); err == nil {
-				names = append(names, name)
-			}
-		}
-	}
+	names := append(append([]string(nil), seedArchives...), testArchives("../testdata/archives", "../testdata/pcp-qa")...)
 	hits := 0
 	for _, name := range names {
 		a, err := Open(name)

@@ -27,7 +27,7 @@ import (
 // `xz -0 --block-size=2KiB` (internal/xz/testdata/blocks.xz is a copy).
 
 // TestXZOpenSource: which .xz files are read through the index, and which
-// are streamed. Either way they must read as they did with streaming only.
+// are streamed. Either way they must read the same as streaming reads them.
 func TestXZOpenSource(t *testing.T) {
 	data := xztest.Data(100 << 10)
 	good := xztest.Make(t, data, 8<<10, "crc64")

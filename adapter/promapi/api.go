@@ -97,7 +97,7 @@ func (o *APIOptions) setDefaults() error {
 		errs = append(errs, fmt.Errorf("LookbackDelta %v < 0", o.LookbackDelta))
 	}
 	if o.Timeout < 0 {
-		errs = append(errs, fmt.Errorf("Timeout %v < 0", o.Timeout))
+		errs = append(errs, fmt.Errorf("negative Timeout %v", o.Timeout))
 	}
 	if o.MaxSamples < 0 {
 		errs = append(errs, fmt.Errorf("MaxSamples %d < 0", o.MaxSamples))

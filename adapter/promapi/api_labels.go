@@ -89,7 +89,7 @@ func (a *api) series(r *http.Request) apiResult {
 		if limit > 0 && len(out) > limit {
 			out = out[:limit]
 			warns.Merge(set.Warnings())
-			warns.Add(truncatedWarning)
+			warns.Add(errTruncated)
 			return apiResult{data: out, warns: warns, series: len(out)}
 		}
 	}
@@ -190,7 +190,7 @@ func limitedList(list []string, limit int, warns annotations.Annotations) apiRes
 	}
 	if limit > 0 && len(list) > limit {
 		list = list[:limit]
-		warns.Add(truncatedWarning)
+		warns.Add(errTruncated)
 	}
 	return apiResult{data: stringList(list), warns: warns}
 }

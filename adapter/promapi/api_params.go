@@ -124,5 +124,6 @@ outer:
 	return sets, nil
 }
 
-// truncatedWarning is Prometheus' warning when limit cut a result.
-var truncatedWarning = errors.New("results truncated due to limit")
+// errTruncated is the warning Prometheus gives when a limit cuts a result
+// short; it is a warning, never returned as the request's error.
+var errTruncated = errors.New("results truncated due to limit")

@@ -138,12 +138,12 @@ func (a *api) exec(ctx context.Context, r *http.Request, qry promql.Query, limit
 	case promql.Matrix:
 		if limit > 0 && len(v) > limit {
 			value = v[:limit]
-			warns.Add(truncatedWarning)
+			warns.Add(errTruncated)
 		}
 	case promql.Vector:
 		if limit > 0 && len(v) > limit {
 			value = v[:limit]
-			warns.Add(truncatedWarning)
+			warns.Add(errTruncated)
 		}
 	}
 	switch s := r.FormValue("stats"); s {

@@ -157,8 +157,8 @@ func TestAPICounterInfo(t *testing.T) {
 func TestAPISpecialFloats(t *testing.T) {
 	// Values as strings in Prometheus' formatting: shortest 'f' form, 'e'
 	// below 1e-6 and from 1e21, NaN and infinities spelt out. Scalars use
-	// 'f' always (promql.Scalar.MarshalJSON). Checked against Prometheus
-	// 2.42 and 3.15 answering the same queries.
+	// 'f' always (promql.Scalar.MarshalJSON). The wanted bytes are what
+	// Prometheus 2.42 and 3.15 answer to the same queries.
 	h := demoAPI(t)
 	cases := []struct{ query, time, want string }{
 		{"vector(1/0)", "4", `[{"metric":{},"value":[4,"+Inf"]}]`},

@@ -1,6 +1,7 @@
 package remoteread
 
 import (
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 )
 
@@ -38,7 +39,7 @@ func externalMatchers(ms []*labels.Matcher, ext labels.Labels) (rest []*labels.M
 		}
 	}
 	if len(rest) == 0 {
-		rest = append(rest, labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, ".+"))
+		rest = append(rest, labels.MustNewMatcher(labels.MatchRegexp, model.MetricNameLabel, ".+"))
 	}
 	return rest, true
 }

@@ -48,7 +48,7 @@ func goldenQuery() *prompb.Query {
 // TestGolden replays committed request bytes and compares the response byte
 // for byte, so any change of the wire output is deliberate. The request
 // files may be replaced by captures from a real Prometheus; regenerate the
-// responses with `go test ./adapter -update`.
+// responses with `go test ./adapter/remoteread -update`.
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -68,7 +68,7 @@ func TestGolden(t *testing.T) {
 			}
 			reqBody, err := os.ReadFile(reqPath)
 			if err != nil {
-				t.Fatalf("%v (run go test ./adapter -update to create it)", err)
+				t.Fatalf("%v (run go test ./adapter/remoteread -update to create it)", err)
 			}
 			h, _ := newTestHandler(t, &fakeStorage{series: goldenSeries()}, adapter.DefaultReadOptions())
 			rec := post(h, reqBody)
@@ -80,7 +80,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(rec.Body.Bytes(), wantBody) {
-				t.Fatalf("response differs from %s (%d bytes, want %d); if intended, run go test ./adapter -update",
+				t.Fatalf("response differs from %s (%d bytes, want %d); if intended, run go test ./adapter/remoteread -update",
 					respPath, rec.Body.Len(), len(wantBody))
 			}
 

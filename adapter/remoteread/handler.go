@@ -39,8 +39,8 @@ type readHandler struct {
 	gate      *gate
 	// frameBufs recycles the frame buffers of streamed answers (*[]byte):
 	// the frames held back before the first write take up to
-	// streamBuffer, and growing that anew for every request cost more
-	// than the rest of a short query.
+	// streamBuffer, and growing that anew for every request would cost
+	// more than the rest of a short query.
 	frameBufs sync.Pool
 	// The buffers of a finished SAMPLES answer, for the next one.
 	samplesMu   sync.Mutex
@@ -166,12 +166,12 @@ const lingerTime = 10 * time.Second
 // lingerClose ends a connection whose request body was refused before its
 // end, after the answer, without a reset. Closing with unread data makes
 // the kernel send a TCP reset, which can reach the client before it has
-// read the answer (a 64 MiB upload against the 32 MiB limit saw a reset,
-// not the 413). So the connection is taken over, the answer flushed, our
-// side shut for writing (the client sees the answer end), and what the
-// client still sends is read and dropped, up to max bytes or wait, before
-// the connection is closed. Over HTTP/2 there is no connection to take
-// over, and the server's own stream reset is clean.
+// read the answer (a client uploading 64 MiB against the 32 MiB limit
+// would get a reset, not the 413). So the connection is taken over, the
+// answer flushed, our side shut for writing (the client sees the answer
+// end), and what the client still sends is read and dropped, up to max
+// bytes or wait, before the connection is closed. Over HTTP/2 there is no
+// connection to take over, and the server's own stream reset is clean.
 func lingerClose(w http.ResponseWriter, max int64, wait time.Duration) {
 	rc := http.NewResponseController(w)
 	if rc.Flush() != nil {

@@ -20,9 +20,9 @@ import (
 //
 // The response is written in protobuf wire form as the series are read
 // (samplesWire), byte for byte what prompb's Marshal makes: building
-// prompb.Sample values first cost 48 bytes per sample, with a pointer the
-// garbage collector had to scan, and was most of the time of a large
-// answer.
+// prompb.Sample values first would cost 48 bytes per sample, behind a
+// pointer the garbage collector must scan, and would be most of the time
+// of a large answer.
 func (h *readHandler) serveSamples(w http.ResponseWriter, r *http.Request, queries []readQuery, open *openQueriers) int {
 	ctx := r.Context()
 	budget := sampleBudget{limit: h.opts.MaxSamplesPerQuery}
@@ -105,9 +105,9 @@ type span struct{ block, from, to int }
 //
 // The series' TimeSeries bodies go into blocks, each series whole in one:
 // a new block is started when a series does not fit, so what is encoded
-// is never copied to grow a buffer. One growing buffer copied (and
-// cleared) about five times its final size, as append grows large slices
-// by a quarter: most of the time of a week of samples.
+// is never copied to grow a buffer. One growing buffer would be copied
+// (and cleared) about five times its final size, as append grows large
+// slices by a quarter: most of the time of a week of samples.
 type samplesWire struct {
 	blocks [][]byte // the last one is being filled
 	out    []byte   // the response
@@ -280,9 +280,9 @@ const maxKeptSamplesBufs = 48 << 20
 
 // samplesBufs takes the buffers of a SAMPLES answer, those of the last one
 // if they are free: a dashboard asks the same queries again and again, and
-// growing and clearing tens of MiB anew for every answer cost as much as
-// the rest of it. One set is kept, not a sync.Pool's: the collections a
-// large answer causes empty a pool before the next request.
+// growing and clearing tens of MiB anew for every answer would cost as
+// much as the rest of it. One set is kept, not a sync.Pool's: the
+// collections a large answer causes empty a pool before the next request.
 func (h *readHandler) samplesBufs() *samplesWire {
 	h.samplesMu.Lock()
 	defer h.samplesMu.Unlock()

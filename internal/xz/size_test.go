@@ -13,19 +13,6 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/internal/xz/xztest"
 )
 
-// requireXZ skips the test without the xz command, or fails it under
-// CI=true, where the tools are installed (make deps).
-func requireXZ(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("xz"); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("the xz command is required under CI=true (make deps installs it)")
-	}
-	t.Skip("no xz command")
-}
-
 // xzFile writes data to name in dir and compresses it there with
 // `xz -k args...`, as pmlogger_daily compresses a volume; it returns the
 // .xz file's bytes.
@@ -70,7 +57,7 @@ func mustSize(t testing.TB, b []byte) int64 {
 // every shape xz makes: one block and many, presets -0 and the default,
 // concatenated streams, stream padding, and an empty file.
 func TestSize(t *testing.T) {
-	requireXZ(t)
+	xztest.RequireCommand(t, "xz")
 	dir := t.TempDir()
 	data := xztest.Data(300 << 10)
 	one := xzFile(t, dir, "one", data)
@@ -122,7 +109,7 @@ func TestSize(t *testing.T) {
 // footers, padding) is an error, a change inside a block is not seen, and
 // nothing panics.
 func TestSizeDamaged(t *testing.T) {
-	requireXZ(t)
+	xztest.RequireCommand(t, "xz")
 	dir := t.TempDir()
 	data := xztest.Data(20 << 10)
 	a := xzFile(t, dir, "a", data, "-0", "--block-size=4KiB")

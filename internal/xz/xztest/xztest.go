@@ -1,12 +1,14 @@
 // Package xztest makes .xz test data for the tests of internal/xz and of
 // archive, which both need files compressed as pmlogger_daily compresses
-// them.
+// them, and lets those tests require the compression commands. They cannot
+// use internal/pcptest, which imports archive and so internal/xz.
 package xztest
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -14,6 +16,20 @@ import (
 
 	ulxz "github.com/ulikunitz/xz"
 )
+
+// RequireCommand skips the test without the named command, or fails it
+// under CI=true, where make deps installs the tools (as pcptest.Require
+// does for the tests that can import it).
+func RequireCommand(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("the %s command is required under CI=true (make deps installs it)", name)
+	}
+	t.Skipf("no %s command", name)
+}
 
 // Data returns n deterministic bytes that compress about as well as
 // a data volume.
