@@ -14,6 +14,7 @@ import (
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 	"github.com/pcp-remote-read/pcp-remote-read/coltable"
+	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
 )
 
 // tableStore manages the sidecar directory of tables: lookup by archive
@@ -65,6 +66,8 @@ type tableStore struct {
 	// The archives without a table, built when no query waits
 	// (backlog.go).
 	backlog backlog
+	// buildXZ decodes the .xz files the builders read (tableJob.opened).
+	buildXZ *xz.Decoder
 
 	// direct counts the queries reading the records of an archive that
 	// has no table yet. While there are any, the builder works one part
@@ -139,11 +142,15 @@ type tableJob struct {
 // opened returns the job's archive, opening it when the job has none: a
 // background build reads the archive outside the Set's cache, which holds
 // what queries read.
-func (j tableJob) opened() (Opened, error) {
-	if j.o.Archive != nil {
-		return j.o, nil
-	}
-	a, err := archive.OpenFiles(j.o.Entry.Files)
+//
+// The builders read .xz files through a decoder of their own (dec), with
+// as many background block decodes as there are builders beyond the
+// first: --cache.build-cpus is the CPUs building takes, read-ahead
+// included, and queries keep the Set's decoder for themselves.
+func (j tableJob) opened(dec *xz.Decoder) (Opened, error) {
+	files := j.o.Entry.Files
+	files.XZ = dec
+	a, err := archive.OpenFiles(files)
 	if err != nil {
 		return Opened{}, err
 	}
@@ -205,6 +212,7 @@ func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 		if s != nil && s.opts.TableBuilders > 0 {
 			workers = s.opts.TableBuilders
 		}
+		ts.buildXZ = xz.NewDecoder(xz.Options{MaxConcurrent: workers - 1})
 		ts.jobs = make(chan tableJob, 1024)
 		ts.done = make(chan struct{})
 		var wg sync.WaitGroup
@@ -403,7 +411,7 @@ func (ts *tableStore) runWhole(j tableJob, pause *throttle) bool {
 	if failed || ts.exists(path) {
 		return false
 	}
-	o, err := j.opened()
+	o, err := j.opened(ts.buildXZ)
 	if err != nil {
 		ts.mu.Lock()
 		ts.failed[path] = err.Error()

@@ -79,7 +79,7 @@ func main() {
 	w, _ := strconv.Atoi(envOr("BENCH_WARM", "5"))
 	flag.IntVar(&warm, "warm", w, "warm repetitions per measurement (each bounded to 60 s)")
 	flag.BoolVar(&profile, "profile", envOr("BENCH_PROFILE", "1") != "0", "CPU-profile our server on the slowest rows")
-	flag.StringVar(&sections, "sections", envOr("BENCH_SECTIONS", "decode,first,remote,promql,range,concurrency"), "sections to run")
+	flag.StringVar(&sections, "sections", envOr("BENCH_SECTIONS", "decode,first,remote,promql,range,concurrency,history"), "sections to run")
 	flag.StringVar(&o.results, "results", "bench/results", "results directory")
 	flag.StringVar(&o.name, "name", os.Getenv("BENCH_NAME"), "results file name without extension (default latest, or latest-small)")
 	flag.Parse()
@@ -170,7 +170,7 @@ func benchMain(o options) error {
 		f    func() error
 	}{
 		{"decode", b.decode}, {"first", b.firstQueries}, {"remote", b.remoteRead}, {"promql", b.promql},
-		{"range", b.ranges}, {"concurrency", b.concurrency},
+		{"range", b.ranges}, {"concurrency", b.concurrency}, {"history", b.history},
 	} {
 		if !o.sections[s.name] {
 			continue
