@@ -16,7 +16,7 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/internal/xz"
 )
 
-// The history section (issue #18): what the column tables' life cycle
+// The history section: what the column tables' life cycle
 // costs a server that runs for months.
 //
 //   - Compressed week, server running while it was written: a server
@@ -280,7 +280,7 @@ func (b *bench) backlogRun(closed, cpus int, raw int64, base, decodeSecs float64
 		return nil
 	}
 	b.add(&row{Section: "history", Name: "column tables of the week: disk per GiB of uncompressed archive", Unit: "MiB",
-		Ours: float64(dirBytes(cache)) / (1 << 20) / (float64(b.ci.RawBytes) / (1 << 30)),
+		Ours:  float64(dirBytes(cache)) / (1 << 20) / (float64(b.ci.RawBytes) / (1 << 30)),
 		Check: fmt.Sprintf("%s of tables (and references) for %s of archive, %s as stored", mib(dirBytes(cache)), mib(b.ci.RawBytes), mib(b.ci.DiskBytes))})
 	details["backlog"] = map[string]any{"seconds": secs, "decode_seconds": decodeSecs, "uncompressed_bytes": raw, "status": st}
 	return nil
