@@ -176,7 +176,8 @@ func sameInode(t *testing.T, path string, f sourceFile) bool {
 // series, keyed archive.InstNull, whatever instance ids the records give
 // them (an IRIX pmlogger of 1995-1996 wrote ids other than PM_IN_NULL,
 // changing from record to record): a query reading the records serves them
-// as one series, and a table of one series per id served only one of them.
+// as one series, and a table of one series per id would serve only one of
+// them.
 func TestTableSingularOneSeries(t *testing.T) {
 	for _, name := range []string{"pmi-nullinst", "pmi-nullinst-wide"} {
 		a, err := archive.Open(filepath.Join("../testdata/archives", name, name))

@@ -9,7 +9,7 @@ import (
 // xorEnc writes a Prometheus XOR chunk (tsdb/chunkenc's EncXOR: Gorilla
 // time and value compression, a 2-byte sample count first), byte for byte
 // what chunkenc's xorAppender writes, but a machine word at a time: that
-// appender writes a bit at a time, which made its Append most of the cost
+// appender writes a bit at a time, which makes its Append most of the cost
 // of decoding an archive (about 60 ns a sample against 6 for the record).
 // TestXOREncMatchesChunkenc holds the two to the same bytes.
 type xorEnc struct {

@@ -119,10 +119,10 @@ func (c *cache) get(e *Entry, revalidate bool) (*archive.Archive, error) {
 		}
 		return nil, it.err
 	}
-	// Count the bytes under the lock, and only while the item is still in
-	// the cache: another get may have evicted it while it loaded, and
-	// counting it then made c.bytes drift up until the cache held one
-	// archive (a data race on it.bytes before).
+	// Count the bytes under the lock (remove reads it.bytes under it), and
+	// only while the item is still in the cache: another get may have
+	// evicted it while it loaded, and counting an evicted item would make
+	// c.bytes drift up until the cache held one archive.
 	if cur, ok := c.items[it.base]; ok && cur == el {
 		it.bytes = max(sig.metaSize, 1)
 		c.bytes += it.bytes

@@ -7,8 +7,8 @@ import (
 
 // TestCacheBytesUnderConcurrency loads more archives than the cache holds
 // from several goroutines at once: the byte count must stay the sum of the
-// cached archives' (it drifted up when an archive was evicted while another
-// goroutine was still loading it, until the cache held a single archive).
+// cached archives', also when an archive is evicted while another
+// goroutine is still loading it.
 func TestCacheBytesUnderConcurrency(t *testing.T) {
 	s, err := Open(Options{Paths: []string{"../testdata/archives"}})
 	if err != nil {

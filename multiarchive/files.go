@@ -12,7 +12,7 @@ import (
 // with a few stats that the files it knows are still there and that no next
 // volume or index has appeared, and lists the directory (archive.FindFiles)
 // only when something changed: listing pmlogger's directory of 10,000
-// archives on every such query cost about 20 ms.
+// archives on every such query costs about 20 ms.
 func currentFiles(f archive.Files) (archive.Files, error) {
 	if unchanged(f) {
 		return f, nil

@@ -1,6 +1,6 @@
 package multiarchive_test
 
-// Scale benchmarks (issue #3): a directory of 10,000 small archives of one
+// Scale benchmarks: a directory of 10,000 small archives of one
 // host, written by libpcp's archive writer (testdata/gen/make-scale.py), in
 // bench/cache/ (gitignored), generated on first use and reused after.
 //
@@ -352,7 +352,7 @@ func BenchmarkScaleRescan(b *testing.B) {
 // archive alone: a set of just a copy of it ("alone"), and the archive
 // opened directly, without multiarchive ("raw", the floor). The two are
 // timed interleaved, query for query; "x-alone" is set/alone (means), the
-// figure issue #3 bounds by 1.5, "x-alone-p50" the same of medians, and
+// figure whose target is at most 1.5, "x-alone-p50" the same of medians, and
 // "x-raw" set/raw. The archive stays in the
 // cache, as it does for repeated queries of a dashboard.
 //

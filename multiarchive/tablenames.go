@@ -25,7 +25,7 @@ import (
 // The references are listed once at start; each new one is written as it
 // is found. Archives whose identity is not cheap to know (a volume
 // compressed with gzip or bzip2, or zstd without its size) keep tables
-// named by the stat key, as before: H-I-v4.tbl (docs/column-tables.md §2).
+// named by the stat key: H-I-v4.tbl (docs/column-tables.md §2).
 
 // contentPrefix begins the name of a whole table named by its content.
 const contentPrefix = "content-"
@@ -93,8 +93,9 @@ func (ts *tableStore) wholePath(f archive.Files) (string, error) {
 }
 
 // noteRef writes the reference of a stat key to a content identity. A
-// table the previous version of the store named by the stat key becomes
-// the content's table, unless the content has one already.
+// table named by the stat key (as a store that does not know the content
+// identity names it) becomes the content's table, unless the content has
+// one already.
 func (ts *tableStore) noteRef(key, cid string) {
 	ref := filepath.Join(ts.dir, key+"-"+cid+refSuffix)
 	if f, err := os.OpenFile(ref, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {

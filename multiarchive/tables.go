@@ -241,7 +241,7 @@ func (s *Set) Close() {
 	<-ts.done
 }
 
-// sweep removes what earlier versions of this program left in the table
+// sweep removes what other versions of this program leave in the table
 // directory: tables of another format version (never read again) and
 // temporary files of builds that were killed. Only names this program
 // makes are touched.

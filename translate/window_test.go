@@ -222,11 +222,11 @@ func diffSeries(got, want map[string][]point) string {
 	return ""
 }
 
-// TestArchiveEndInPromQL is the case a user met: demo-db1's archive of
-// 2026-11-18 ends at 23:59:01.057 and the next starts at 00:00:01. An
-// instant query in the gap finds nothing, whether or not its lookback
-// reaches the next archive, and a range query's points do not change when
-// its end moves into the next day.
+// TestArchiveEndInPromQL: demo-db1's archive of 2026-11-18 ends at
+// 23:59:01.057 and the next starts at 00:00:01. An instant query in the
+// gap finds nothing, whether or not its lookback reaches the next archive,
+// and a range query's points do not change when its end moves into the
+// next day.
 func TestArchiveEndInPromQL(t *testing.T) {
 	set := pcptest.OpenSet(t, multiarchive.Options{}, "../testdata/demo/demo-db1")
 	st := translate.New(set, translate.Options{})

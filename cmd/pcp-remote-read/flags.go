@@ -164,7 +164,7 @@ func intFlag[T int | int64](app *kingpin.Application, name, help string, def T, 
 }
 
 // singleDash refuses a long flag given with one dash, as Go's flag package
-// allowed: kingpin would read "-archive" as "-a rchive" and "-version" as
+// allows: kingpin would read "-archive" as "-a rchive" and "-version" as
 // an unknown "-v", neither of which says what is wrong.
 func singleDash(args []string, app *kingpin.Application) error {
 	long := map[string]bool{}

@@ -16,7 +16,7 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
 )
 
-// Tests of the command line and of the checks made at start (issue 21).
+// Tests of the command line and of the checks made at start.
 
 // parse is parseFlags with the help discarded.
 func parse(t *testing.T, args ...string) (*config, error) {
@@ -248,7 +248,7 @@ func TestMissingPath(t *testing.T) {
 }
 
 // A directory that exists but holds no archive yet is served (empty) and
-// the server gets ready, as before.
+// the server gets ready.
 func TestEmptyDirServed(t *testing.T) {
 	srv := startLogged(t, "--archive.rescan-interval=0", t.TempDir())
 	if st := getStatus(t, srv.base); len(st.Hosts) != 0 {

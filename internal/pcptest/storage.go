@@ -1,11 +1,8 @@
 package pcptest
 
 import (
-	"math"
 	"sync"
 	"testing"
-
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
@@ -55,16 +52,4 @@ func SharedStorage(opts multiarchive.Options, paths ...string) func(testing.TB) 
 		}
 		return st
 	}
-}
-
-// QuerierAll is q's Querier over all time, closed when the test ends; an
-// error fails the test.
-func QuerierAll(t testing.TB, q storage.Queryable) storage.Querier {
-	t.Helper()
-	qr, err := q.Querier(math.MinInt64, math.MaxInt64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qr.Close() })
-	return qr
 }

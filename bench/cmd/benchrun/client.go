@@ -36,11 +36,12 @@ var httpClient = &http.Client{
 // answerBuf holds the answers that the serial measurements read, one at a
 // time. io.ReadAll grows its buffer from 512 bytes by copying, and each
 // new buffer's pages fault in as they are written: for the 9 MB answer of
-// one metric over a week that was 7-50 ms of the harness's own on a
-// request the server answers in 7, on either side alike, and it moved warm
-// medians of about 30 ms past 1.0 and back from run to run. So the buffer
-// is made once, written over once (its pages faulted in before anything
-// is timed), and kept; it grows, and stays grown, only for a larger answer.
+// one metric over a week that costs the harness 7-50 ms of its own on a
+// request the server answers in 7, on either side alike, enough to move
+// warm medians of about 30 ms past 1.0 and back from run to run. So the
+// buffer is made once, written over once (its pages faulted in before
+// anything is timed), and kept; it grows, and stays grown, only for a
+// larger answer.
 type answerBuf struct{ b []byte }
 
 func newAnswerBuf(n int) *answerBuf {

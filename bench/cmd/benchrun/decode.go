@@ -118,10 +118,10 @@ func (b *bench) decode() error {
 	const passes = 5
 	// Each run of a program makes perRun passes (each opening the archive
 	// afresh): 15 passes of each program on the plain day, whose ratio
-	// has a target. On this shared machine one pass of either side took
-	// 10-40% longer than its best now and then, and more passes make the
-	// best of each less a matter of luck; the .xz day, about 2.5 s a
-	// pass, keeps one pass a run.
+	// has a target. On a shared machine one pass of either side can take
+	// 10-40% longer than its best, and more passes make the best of each
+	// less a matter of luck; the .xz day, about 2.5 s a pass, keeps one
+	// pass a run.
 	cases := []struct {
 		name   string
 		base   string

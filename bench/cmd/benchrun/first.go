@@ -136,7 +136,7 @@ runs:
 }
 
 // firstQueries: the first query of a fresh process on an empty
-// --cache.dir (issue #17), over the newest day, whose volume is plain:
+// --cache.dir, over the newest day, whose volume is plain:
 // every series, streamed, as values per second against libpcp's raw loop
 // over the same day, with its peak RSS; and one metric, streamed, against
 // the pread ceiling of the same volume. The decode section's figures are
@@ -192,7 +192,7 @@ func (b *bench) firstQueries() error {
 
 	// For reference, without targets: the same first queries of a
 	// process with no tables at all (--cache.dir=), so no table build
-	// beside the query, which reads the archive as before.
+	// beside the query, which reads the archive itself either way.
 	if b.t.tableFlag {
 		off := ", tables off (--cache.dir=), for reference"
 		logf("first query: %s and %s, tables off, %d fresh processes each", b.qDayAll.Name, b.qDay.Name, firstRuns)

@@ -165,7 +165,7 @@ func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed boo
 // moreWarm says whether to take warm repetition i (from 0) of a request
 // whose repetitions started at t0: b.o.warm of them within 60 s, and more
 // of a fast request, up to 5*b.o.warm within 2 s. A median of 5 requests
-// of a few milliseconds moved past 1.0 with one slow stretch of this
+// of a few milliseconds can move past 1.0 with one slow stretch of a
 // shared machine; both sides get the same rule.
 func (b *bench) moreWarm(i int, t0 time.Time) bool {
 	el := time.Since(t0)
@@ -181,10 +181,10 @@ func (b *bench) moreWarm(i int, t0 time.Time) bool {
 
 // settle collects the harness's own garbage (the answers of the row before,
 // decoded and compared) before a server starts, so that our collector does
-// not run beside a single cold request on a 2-CPU machine: it made cold
-// times swing by 2-4x from run to run. Warm repetitions settle too: after
-// answers of 69 M samples, every other one took 4-5 times as long, on
-// both sides, while the harness collected the one before.
+// not run beside a single cold request on a 2-CPU machine, where it makes
+// cold times swing by 2-4x from run to run. Warm repetitions settle too:
+// after answers of 69 M samples, every other one takes 4-5 times as long,
+// on both sides, while the harness collects the one before.
 func settle() {
 	runtime.GC()
 }
@@ -332,7 +332,7 @@ func (b *bench) measurePromQL(start func() (*server, error), extra func() (*serv
 }
 
 // promql: a one-week rate() at a 60 s step through our query API, through
-// a Prometheus that remote-reads us (issue #5), and through Prometheus
+// a Prometheus that remote-reads us, and through Prometheus
 // over its own TSDB.
 func (b *bench) promql() error {
 	logf("promql: %s over 7 days, step 60 s", b.promqlExpr)
@@ -387,7 +387,7 @@ func (b *bench) promql() error {
 func (b *bench) ranges() error {
 	details := map[string]any{}
 	for si, set := range [][]rrQuery{b.rangesOne, b.rangesAll} {
-		var oursRSS, oursT []float64
+		var oursRSS []float64
 		var theirRSS []float64
 		for _, q := range set {
 			logf("range: %s, streamed", q.Name)
@@ -412,7 +412,6 @@ func (b *bench) ranges() error {
 				Check: fmt.Sprintf("ours idle %.0f MiB, TSDB idle %.0f MiB", float64(ours.IdleRSS)/(1<<20), float64(theirs.IdleRSS)/(1<<20))})
 			oursRSS = append(oursRSS, float64(ours.PeakRSS))
 			theirRSS = append(theirRSS, float64(theirs.PeakRSS))
-			oursT = append(oursT, ours.Cold.Seconds)
 			details[key] = map[string]any{"ours": ours, "tsdb": theirs}
 		}
 		what := "one metric"

@@ -23,7 +23,6 @@ import (
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	addr string // host:port for servers
 	done chan struct{}
 	err  error
 	log  *os.File
@@ -185,14 +184,6 @@ func procStatusKB(pid int, field string) (int64, error) {
 // vmHWM is the peak resident set size of pid in bytes.
 func vmHWM(pid int) int64 {
 	kb, err := procStatusKB(pid, "VmHWM")
-	if err != nil {
-		return -1
-	}
-	return kb << 10
-}
-
-func vmRSS(pid int) int64 {
-	kb, err := procStatusKB(pid, "VmRSS")
 	if err != nil {
 		return -1
 	}
