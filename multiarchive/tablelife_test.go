@@ -537,3 +537,88 @@ func TestClosedSetQueues(t *testing.T) {
 		t.Errorf("closed Set: %+v, want nothing queued or built", st)
 	}
 }
+
+// TestCompressedBeforeRescan: a closed day whose prefix table stopped
+// short of its end (the tail was under --cache.dir's extension size) gets
+// its whole table by promotion; pmlogger_daily then compresses every file
+// of it before the next scan. A query that opened the day before the
+// compression must still get the whole table, found by content through
+// the files as they are now, and never the superseded prefix table, whose
+// tail is gone: served, it would drop the day's last records without a
+// word.
+func TestCompressedBeforeRescan(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("xz not installed")
+	}
+	dir, bases := plainHost(t, "demo-web1")
+	newest, day := bases[len(bases)-1], bases[len(bases)-2]
+	held := t.TempDir()
+	names, _ := filepath.Glob(newest + ".*")
+	for _, n := range names {
+		if err := os.Rename(n, filepath.Join(held, filepath.Base(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pmlogger has written half of the day's volume so far.
+	full, err := os.ReadFile(day + ".0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(day+".0", full[:len(full)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Paths: []string{dir}, TableDir: t.TempDir(), TableSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	find := func() Opened {
+		t.Helper()
+		opened, errs := s.Hosts()[0].Open(math.MinInt64, math.MaxInt64)
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		for _, o := range opened {
+			if o.Entry.Files.Base == day {
+				return o
+			}
+		}
+		t.Fatalf("%s not opened", day)
+		return Opened{}
+	}
+	if p := s.Table(find()); p == nil || p.Tail == nil {
+		t.Fatalf("half-written day: table %+v, want a prefix table", p)
+	}
+
+	// pmlogger writes the rest and moves on to the next archive.
+	if err := os.WriteFile(day+".0", full, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(held, filepath.Base(n)), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Rescan()
+	closed := find()
+	whole := s.Table(closed)
+	if whole == nil || whole.Tail != nil || s.Status().Tables.Promoted != 1 {
+		t.Fatalf("closed day: table %+v, tables %+v; want its whole table made from the prefix table", whole, s.Status().Tables)
+	}
+
+	// pmlogger_daily compresses the day; no scan yet.
+	run(t, "xz", "-0", "--block-size=10MiB", day+".0", day+".meta")
+	got := s.Table(closed)
+	if got == nil || got.Path != whole.Path || got.Tail != nil {
+		t.Fatalf("compressed before a rescan: table %+v, want the whole table %s", got, whole.Path)
+	}
+	a, err := archive.Open(day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := coltable.Build(a, filepath.Join(t.TempDir(), "ref.tbl"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSamples(t, got, ref)
+}

@@ -283,7 +283,16 @@ func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
 func (ts *tableStore) get(o Opened) *coltable.Table {
 	path, err := ts.wholePath(o.Entry.Files)
 	if err != nil {
-		return nil
+		// The files changed since the scan that found them
+		// (pmlogger_daily compressed the day): its files as they are
+		// now have the same content, and so the same table.
+		files, ferr := currentFiles(o.Entry.Files)
+		if ferr != nil {
+			return nil
+		}
+		if path, err = ts.wholePath(files); err != nil {
+			return nil
+		}
 	}
 	ts.mu.Lock()
 	if t := ts.loaded[path]; t != nil {
@@ -514,6 +523,15 @@ func (ts *tableStore) retire(h, current string) {
 				t.Release()
 			}
 			delete(ts.loaded, p)
+			// A superseded prefix table must not serve either: once the
+			// whole table exists, its tail may be gone (compressed).
+			for base, t := range ts.prefixes {
+				if t.Path == p {
+					t.Release()
+					delete(ts.prefixes, base)
+					ts.prefixLRU = deleteString(ts.prefixLRU, base)
+				}
+			}
 		}
 	}
 	for p, since := range ts.superseded {
