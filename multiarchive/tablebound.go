@@ -106,11 +106,5 @@ func (ts *tableStore) forget(path string) {
 	}
 	delete(ts.touched, path)
 	delete(ts.superseded, path)
-	for base, t := range ts.prefixes {
-		if t.Path == path {
-			t.Release()
-			delete(ts.prefixes, base)
-			ts.prefixLRU = deleteString(ts.prefixLRU, base)
-		}
-	}
+	ts.dropPrefixLocked(path)
 }

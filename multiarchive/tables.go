@@ -525,19 +525,25 @@ func (ts *tableStore) retire(h, current string) {
 			delete(ts.loaded, p)
 			// A superseded prefix table must not serve either: once the
 			// whole table exists, its tail may be gone (compressed).
-			for base, t := range ts.prefixes {
-				if t.Path == p {
-					t.Release()
-					delete(ts.prefixes, base)
-					ts.prefixLRU = deleteString(ts.prefixLRU, base)
-				}
-			}
+			ts.dropPrefixLocked(p)
 		}
 	}
 	for p, since := range ts.superseded {
 		if now.Sub(since) > tableGrace {
 			os.Remove(p)
 			delete(ts.superseded, p)
+		}
+	}
+}
+
+// dropPrefixLocked forgets the prefix table at path, if it is one the
+// store holds for an archive; ts.mu is held.
+func (ts *tableStore) dropPrefixLocked(path string) {
+	for base, t := range ts.prefixes {
+		if t.Path == path {
+			t.Release()
+			delete(ts.prefixes, base)
+			ts.prefixLRU = deleteString(ts.prefixLRU, base)
 		}
 	}
 }

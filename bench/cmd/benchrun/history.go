@@ -94,6 +94,20 @@ func waitIndexed(s *server, closed int, timeout time.Duration) (*statusTables, e
 	}
 }
 
+// indexFresh starts a server over hostDir with an empty --cache.dir=cache
+// and no query, and returns its status once the backlog is done and the
+// seconds that took from the start.
+func indexFresh(t *tools, hostDir, cache string, closed int, tag string, extra ...string) (*statusTables, float64, error) {
+	t0 := time.Now()
+	s, err := startOursOn(t, hostDir, cache, tag, extra...)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := waitIndexed(s, closed, 30*time.Minute)
+	s.stop()
+	return st, time.Since(t0).Seconds(), err
+}
+
 func (b *bench) history() error {
 	if !b.t.tableFlag {
 		logf("history: the server has no --cache.dir; skipped")
@@ -134,17 +148,10 @@ func (b *bench) compressedWeek(closed int, details map[string]any) error {
 			return err
 		}
 	}
-	t0 := time.Now()
-	s, err := startOursOn(b.t, host, cache, "history-plain")
+	st, plainIndex, err := indexFresh(b.t, host, cache, closed, "history-plain")
 	if err != nil {
 		return err
 	}
-	st, err := waitIndexed(s, closed, 30*time.Minute)
-	s.stop()
-	if err != nil {
-		return err
-	}
-	plainIndex := time.Since(t0).Seconds()
 
 	// pmlogger_daily compresses the closed days: the corpus' .xz files
 	// are what `xz -0 --block-size=10MiB` makes of them.
@@ -250,17 +257,10 @@ func (b *bench) backlogRun(closed, cpus int, raw int64, base, decodeSecs float64
 	}
 	logf("history: the stored week (%d xz days), never seen, indexed in the background", closed)
 	settle()
-	t0 := time.Now()
-	s, err := startOursOn(b.t, b.ci.HostDir, cache, fmt.Sprintf("history-backlog-%d", cpus), fmt.Sprintf("--cache.build-cpus=%d", cpus))
+	st, secs, err := indexFresh(b.t, b.ci.HostDir, cache, closed, fmt.Sprintf("history-backlog-%d", cpus), fmt.Sprintf("--cache.build-cpus=%d", cpus))
 	if err != nil {
 		return err
 	}
-	st, err := waitIndexed(s, closed, 30*time.Minute)
-	s.stop()
-	if err != nil {
-		return err
-	}
-	secs := time.Since(t0).Seconds()
 	ours := float64(raw) / secs
 	check := fmt.Sprintf("%d tables in %.1f s from start (builder: %s/s of building); %s decompressed in %.1f s by internal/xz on one core",
 		st.Tables.Built, secs, mibf(st.Tables.Backlog.Rate), mib(raw), decodeSecs)
