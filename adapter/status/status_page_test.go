@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/html"
 
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
@@ -494,5 +495,55 @@ func BenchmarkStatusPage(b *testing.B) {
 			}
 			b.ReportMetric(float64(size), "page-bytes")
 		})
+	}
+}
+
+// The background indexer over the demo set with no query: the page and
+// /metrics say what it built and that nothing is left, and every closed
+// archive shows its table.
+func TestStatusPageBacklog(t *testing.T) {
+	set := pcptest.OpenSet(t, multiarchive.Options{TableDir: t.TempDir()}, "../../testdata/demo")
+	var st multiarchive.Status
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st = set.Status()
+		if tb := st.Tables; tb.Backlog.Archives == 0 && tb.Pending == 0 && tb.Built == 6 && tb.Prefixes == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog not done: %+v", st.Tables)
+		}
+	}
+	page := getPage(t, set, "")
+	for _, want := range []string{"Background indexing: every closed archive looked at; 6 tables built", "Tables take "} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewSetCollector(set))
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if g := m.GetGauge(); g != nil {
+				got[mf.GetName()] = g.GetValue()
+			}
+		}
+	}
+	if got["pcp_remote_read_table_backlog_archives"] != 0 || got["pcp_remote_read_table_backlog_bytes"] != 0 ||
+		got["pcp_remote_read_table_backlog_rate_bytes_per_second"] <= 0 || got["pcp_remote_read_table_dir_bytes"] <= 0 {
+		t.Errorf("backlog metrics %v", got)
+	}
+	lowest := st.Hosts[0].Start
+	for _, h := range st.Hosts {
+		if h.Start.Before(lowest) {
+			lowest = h.Start
+		}
+	}
+	if want := float64(lowest.UnixMilli()) / 1e3; got["prometheus_tsdb_lowest_timestamp_seconds"] != want {
+		t.Errorf("lowest timestamp %v, want %v", got["prometheus_tsdb_lowest_timestamp_seconds"], want)
 	}
 }
