@@ -135,7 +135,7 @@ type tableJob struct {
 	o      Opened
 	prefix bool
 	// queued says the job came through queue (its key is pending);
-	// backlog that it is the backlog's (backlog.go).
+	// backlog that it is the backlog's (backlog.go): a closed archive.
 	queued, backlog bool
 }
 
@@ -390,12 +390,6 @@ func (ts *tableStore) run(j tableJob, pause *throttle) {
 		ts.mu.Unlock()
 	}()
 	if j.prefix {
-		if j.backlog {
-			// A scan's look at the newest archive: extend its prefix
-			// table if its tail grew long (Set.Table's rule).
-			ts.prefixDue(j.o)
-			return
-		}
 		pause.begin()
 		ts.buildPrefix(j.o, pause)
 		return
