@@ -266,14 +266,28 @@ func (ts *tableStore) planBacklog(hosts []*Timeline, closed []*Entry) {
 		ts.queue(tableJob{o: Opened{Entry: e}})
 	}
 	ts.mu.Lock()
-	due := ts.planned.IsZero() || time.Since(ts.planned) >= planEvery
+	first := ts.planned.IsZero()
+	due := first || time.Since(ts.planned) >= planEvery
 	if due {
 		ts.planned = time.Now()
 	}
 	ts.mu.Unlock()
-	if due {
-		go ts.plan(hosts)
+	if !due {
+		return
 	}
+	delay := time.Duration(0)
+	if first && ts.set != nil {
+		delay = ts.set.opts.BacklogDelay
+	}
+	go func() {
+		if delay > 0 {
+			// A server just started answers its first queries (the
+			// dashboards of everyone who waited for it) before it
+			// indexes.
+			time.Sleep(delay)
+		}
+		ts.plan(hosts)
+	}()
 }
 
 // planEvery is how often the backlog is planned at most.

@@ -66,19 +66,33 @@ func (ts *tableStore) legacyPath(key string) string {
 
 // wholePath names the whole table of an archive as its files are now.
 func (ts *tableStore) wholePath(f archive.Files) (string, error) {
+	path, _, err := ts.lookupPath(f, true)
+	return path, err
+}
+
+// lookupPath is wholePath, computing the content identity of files not
+// seen before only with compute; without, ok is false for them.
+func (ts *tableStore) lookupPath(f archive.Files, compute bool) (path string, ok bool, err error) {
 	key, err := statKey(f)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	ts.mu.Lock()
 	cid, known := ts.ids[key]
 	ts.mu.Unlock()
-	if !known {
-		id, ok, err := archive.ContentID(f)
-		if err != nil {
-			return "", err
+	if !known && !compute {
+		// A table an earlier version named by the stat key is worth the
+		// look: it becomes the content's.
+		if _, err := os.Stat(ts.legacyPath(key)); err != nil {
+			return "", false, nil
 		}
-		if ok {
+	}
+	if !known {
+		id, cheap, err := archive.ContentID(f)
+		if err != nil {
+			return "", false, err
+		}
+		if cheap {
 			cid = id
 			ts.noteRef(key, cid)
 		}
@@ -87,9 +101,20 @@ func (ts *tableStore) wholePath(f archive.Files) (string, error) {
 		ts.mu.Unlock()
 	}
 	if cid == "" {
-		return ts.legacyPath(key), nil
+		return ts.legacyPath(key), true, nil
 	}
-	return ts.contentPath(cid), nil
+	return ts.contentPath(cid), true, nil
+}
+
+// worthLooking tells whether a query meeting an archive whose content
+// identity is not known yet should compute it (reading its .meta and
+// .index) to look for its table: not while the store has no table named
+// by content at all, as in a cache just made, where nothing can match.
+// The builder computes it then, in the background.
+func (ts *tableStore) worthLooking() bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.contents) > 0
 }
 
 // noteRef writes the reference of a stat key to a content identity. A

@@ -281,7 +281,11 @@ func (ts *tableStore) prefixPath(base string, tail archive.Position) string {
 // get returns the table of a closed archive, or nil when there is none yet
 // (one is then built in the background) or it cannot be made.
 func (ts *tableStore) get(o Opened) *coltable.Table {
-	path, err := ts.wholePath(o.Entry.Files)
+	path, known, err := ts.lookupPath(o.Entry.Files, ts.sync || ts.worthLooking())
+	if err == nil && !known {
+		ts.queue(tableJob{o: o})
+		return nil
+	}
 	if err != nil {
 		// The files changed since the scan that found them
 		// (pmlogger_daily compressed the day): its files as they are
@@ -389,6 +393,7 @@ func (ts *tableStore) run(j tableJob, pause *throttle) {
 		delete(ts.pending, key)
 		ts.mu.Unlock()
 	}()
+	ts.quiet(j)
 	if j.prefix {
 		pause.begin()
 		ts.buildPrefix(j.o, pause)
@@ -400,6 +405,32 @@ func (ts *tableStore) run(j tableJob, pause *throttle) {
 		ts.backlog.finish(j.o.Entry, built, time.Since(began))
 	}
 }
+
+// quiet waits, up to quietWait, while queries read archives directly,
+// before a build starts: the query that found no table (or the first
+// queries of a server just started) then has the CPUs and the memory to
+// itself, and the build holds nothing yet while it waits. A build under
+// way when a query comes gives way through its throttle instead; one
+// that waited quietWait starts anyway, so that queries that never stop
+// do not stop the builds.
+func (ts *tableStore) quiet(j tableJob) {
+	if ts.sync {
+		return
+	}
+	if j.o.Archive != nil {
+		// Queued by a query that is about to read the archive itself
+		// (it says so through DirectRead just after).
+		time.Sleep(quietGrace)
+	}
+	for deadline := time.Now().Add(quietWait); ts.direct.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+const (
+	quietWait  = 2 * time.Second
+	quietGrace = 10 * time.Millisecond
+)
 
 // runWhole builds the whole table of a closed archive unless it has one
 // or failed before; it tells whether it built one.

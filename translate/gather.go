@@ -50,6 +50,15 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 	t1, t2 := win.start, win.end
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
+	// From the first archive read without a table to the end of the
+	// host, the background builders give way (Set.DirectRead): released
+	// between archives, they would start the builds this query queued.
+	var direct func()
+	defer func() {
+		if direct != nil {
+			direct()
+		}
+	}()
 	for ai, o := range opened {
 		// last is the time of the last record read; ended tells that it
 		// is the archive's last record (the window reaches past it).
@@ -76,11 +85,12 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				}
 			}
 		} else {
-			// No table yet: the background builder slows down while
+			// No table yet: the background builders slow down while
 			// this reads (Set.DirectRead).
-			done := g.q.s.set.DirectRead()
+			if direct == nil {
+				direct = g.q.s.set.DirectRead()
+			}
 			d, err := sc.decode(ai, nil, nil)
-			done()
 			if err != nil {
 				return err
 			}

@@ -242,13 +242,17 @@ func (s *server) httpServer() *http.Server {
 	}
 }
 
+// backlogDelay is how long the background indexer waits after start: a
+// restarted server is asked at once by every dashboard that waited.
+const backlogDelay = 5 * time.Second
+
 // open indexes the archives, then puts the data endpoints in place and
 // starts the rescans.
 func (s *server) open(ctx context.Context) error {
 	c, log := s.c, s.log
 	start := time.Now()
 	set, err := multiarchive.Open(multiarchive.Options{Paths: s.paths, CacheArchives: c.cacheArchives, CacheBytes: c.cacheBytes, TableDir: c.tableDir, Logger: log,
-		TableMaxBytes: c.tableMaxBytes, TableBuilders: c.tableBuilders})
+		TableMaxBytes: c.tableMaxBytes, TableBuilders: c.tableBuilders, BacklogDelay: backlogDelay})
 	if err != nil {
 		return err
 	}
