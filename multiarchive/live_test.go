@@ -1,15 +1,12 @@
 package multiarchive_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,17 +17,6 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/multiarchive"
 	"github.com/pcp-remote-read/pcp-remote-read/pmns"
 )
-
-// liveConfig is what the live test's pmloggers log: a few metrics of the
-// linux PMDA at 1 s, one of them with an instance domain, and one logged once.
-const liveConfig = `
-log mandatory on once { hinv.ncpu }
-log mandatory on 1 sec {
-    kernel.all.load
-    kernel.all.pswitch
-    mem.util.used
-}
-`
 
 const (
 	livePoll   = 200 * time.Millisecond  // how often the test reads, like a busy dashboard
@@ -208,16 +194,14 @@ func TestLivePmlogger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs pmlogger for about 20 s")
 	}
-	python := "/usr/bin/python3"
-	err := exec.Command(python, "-c", "import pcp.pmapi").Run()
-	pcptest.Require(t, "python3-pcp under "+python, err == nil)
+	pcptest.RequireLibpcpPython(t)
 	pcptest.PMCD(t)
 	began := time.Now()
 
 	dir := t.TempDir() // the archives, and nothing else
 	work := t.TempDir()
 	config := filepath.Join(work, "pmlogger.config")
-	if err := os.WriteFile(config, []byte(liveConfig), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(pcptest.LoggerConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var loggers []*pcptest.Pmlogger
@@ -395,7 +379,7 @@ func TestLivePmlogger(t *testing.T) {
 	// The whole directory as libpcp reads it, through the long-lived Set
 	// and through a fresh one.
 	dump := filepath.Join(work, "oracle.jsonl.gz")
-	libpcpDump(t, python, dir, dump)
+	pcptest.LibpcpDump(t, dir, dump)
 	if err := compareLiveSet(set, dump); err != nil {
 		t.Errorf("long-lived Set vs libpcp: %v", err)
 	}
@@ -484,27 +468,6 @@ func replayCreation(t *testing.T, src string) {
 	s.Rescan()
 	if lr := readTimeline(t, s, "live2 complete"); len(lr.marks) != 1 || lr.values["live2"] == 0 {
 		t.Errorf("live2 complete: marks %+v, values %v", lr.marks, lr.values)
-	}
-}
-
-// libpcpDump writes libpcp's reading of dir (testdata/gen/pcp-dump.py) to
-// dump, gzipped.
-func libpcpDump(t *testing.T, python, dir, dump string) {
-	t.Helper()
-	var out, stderr bytes.Buffer
-	cmd := exec.Command(python, filepath.Join(pcptest.RepoRoot(t), "testdata", "gen", "pcp-dump.py"), dir)
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("pcp-dump.py: %v\n%s", err, stderr.String())
-	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(out.Bytes())
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dump, gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -29,18 +29,6 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/translate"
 )
 
-// lifecycleConfig is what the lifecycle test's pmloggers log: a few
-// metrics of the linux PMDA at 1 s, one with an instance domain, one
-// logged once.
-const lifecycleConfig = `
-log mandatory on once { hinv.ncpu }
-log mandatory on 1 sec {
-    kernel.all.load
-    kernel.all.pswitch
-    mem.util.used
-}
-`
-
 // The archives of the lifecycle test, named as pmlogger_check and
 // pmlogger_daily name them: two pieces of one day (a pmlogger restart),
 // their merge, and the next day.
@@ -92,7 +80,7 @@ func TestArchiveLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	lc.config = filepath.Join(lc.work, "pmlogger.config")
-	if err := os.WriteFile(lc.config, []byte(lifecycleConfig), 0o644); err != nil {
+	if err := os.WriteFile(lc.config, []byte(pcptest.LoggerConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	defer lc.dumpLogs()

@@ -9,6 +9,18 @@ import (
 	"testing"
 )
 
+// LoggerConfig is what the tests' pmloggers log: a few metrics of the
+// linux PMDA at 1 s, one of them with an instance domain, and one logged
+// once.
+const LoggerConfig = `
+log mandatory on once { hinv.ncpu }
+log mandatory on 1 sec {
+    kernel.all.load
+    kernel.all.pswitch
+    mem.util.used
+}
+`
+
 // LibpcpPython is the interpreter with Debian's python3-pcp module, which
 // testdata/gen/pcp-dump.py needs.
 const LibpcpPython = "/usr/bin/python3"
