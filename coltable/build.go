@@ -72,8 +72,8 @@ func (t *Table) Release() { t.release() }
 // UncoveredFiles is Uncovered for the files of an archive, which need not
 // be opened: a scan deciding whether a prefix table is due reads no
 // metadata.
-func UncoveredFiles(f archive.Files, t *Table) int64 { return uncovered(&archive.Archive{Files: f}, t) }
+func UncoveredFiles(f archive.Files, t *Table) int64 { return uncovered(f, t) }
 
 // Uncovered is how many bytes of a's data volumes prefix table t does not
 // cover (all of them when t is nil).
-func Uncovered(a *archive.Archive, t *Table) int64 { return uncovered(a, t) }
+func Uncovered(a *archive.Archive, t *Table) int64 { return uncovered(a.Files, t) }

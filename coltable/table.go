@@ -709,14 +709,14 @@ func (t *Table) compressedTwin(f sourceFile) bool {
 // Complete tells whether a prefix table covers every byte of the
 // archive's data volumes as they are now: then there is no tail to read.
 func (t *Table) Complete(a *archive.Archive) bool {
-	return t.Tail == nil || uncovered(a, t) == 0
+	return t.Tail == nil || uncovered(a.Files, t) == 0
 }
 
 // uncovered is how many bytes of the archive's data volumes prefix table t
 // does not cover (all of them when t is nil).
-func uncovered(a *archive.Archive, t *Table) int64 {
+func uncovered(f archive.Files, t *Table) int64 {
 	var n int64
-	for _, v := range a.Files.Volumes {
+	for _, v := range f.Volumes {
 		if t != nil && v.Num < t.Tail.Vol {
 			continue
 		}

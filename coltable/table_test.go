@@ -122,8 +122,8 @@ func TestPrefixTable(t *testing.T) {
 	if read.Tail == nil || *read.Tail != *built.Tail || !reflect.DeepEqual(read.files, built.files) || len(read.files) != 2 {
 		t.Fatalf("prefix read back as tail %v files %v, built %v %v", read.Tail, read.files, built.Tail, built.files)
 	}
-	if !read.valid() || uncovered(a, read) != 0 {
-		t.Fatalf("fresh prefix table: valid %v, uncovered %d", read.valid(), uncovered(a, read))
+	if !read.valid() || uncovered(a.Files, read) != 0 {
+		t.Fatalf("fresh prefix table: valid %v, uncovered %d", read.valid(), uncovered(a.Files, read))
 	}
 	vol := filepath.Join(dir, "a.0")
 	f, err := os.OpenFile(vol, os.O_APPEND|os.O_WRONLY, 0)
@@ -132,8 +132,8 @@ func TestPrefixTable(t *testing.T) {
 	}
 	f.Write(make([]byte, 100))
 	f.Close()
-	if !read.valid() || uncovered(a, read) != 100 {
-		t.Fatalf("after growth: valid %v, uncovered %d", read.valid(), uncovered(a, read))
+	if !read.valid() || uncovered(a.Files, read) != 100 {
+		t.Fatalf("after growth: valid %v, uncovered %d", read.valid(), uncovered(a.Files, read))
 	}
 	// Extending it reads the same series back, then the (garbage) tail
 	// is an error and nothing is lost.

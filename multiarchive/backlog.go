@@ -139,10 +139,7 @@ func (b *backlog) size(e *Entry) int64 {
 	if ok {
 		return n
 	}
-	for _, p := range append([]string{e.Files.Meta, e.Files.Index}, volumePaths(e)...) {
-		if p == "" {
-			continue
-		}
+	for _, p := range filePaths(e.Files) {
 		if fi, err := os.Stat(p); err == nil {
 			n += fi.Size()
 		}
@@ -151,14 +148,6 @@ func (b *backlog) size(e *Entry) int64 {
 	b.sizes[e] = n
 	b.mu.Unlock()
 	return n
-}
-
-func volumePaths(e *Entry) []string {
-	out := make([]string, len(e.Files.Volumes))
-	for i, v := range e.Files.Volumes {
-		out[i] = v.Path
-	}
-	return out
 }
 
 // take returns the next entry to look at, and leaves a token for another

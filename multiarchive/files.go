@@ -22,6 +22,21 @@ func currentFiles(f archive.Files) (archive.Files, error) {
 	return files, err
 }
 
+// filePaths lists an archive's files: .meta and .index (those it has),
+// and the volumes in order.
+func filePaths(f archive.Files) []string {
+	out := make([]string, 0, 2+len(f.Volumes))
+	for _, p := range []string{f.Meta, f.Index} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	for _, v := range f.Volumes {
+		out = append(out, v.Path)
+	}
+	return out
+}
+
 func unchanged(f archive.Files) bool {
 	if f.Meta == "" || len(f.Volumes) == 0 {
 		return false

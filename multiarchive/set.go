@@ -468,20 +468,12 @@ func (s *Set) Status() Status {
 // files.
 func filesSig(f archive.Files) string {
 	var b strings.Builder
-	add := func(p string) {
-		if p == "" {
-			return
-		}
+	for _, p := range filePaths(f) {
 		if fi, err := os.Stat(p); err == nil {
 			fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
 		} else {
 			fmt.Fprintf(&b, "%s -\n", p)
 		}
-	}
-	add(f.Meta)
-	add(f.Index)
-	for _, v := range f.Volumes {
-		add(v.Path)
 	}
 	return b.String()
 }

@@ -36,15 +36,8 @@ var refSuffix = fmt.Sprintf("-v%d.ref", coltable.Version)
 // size or modification time of any file, or a file added or gone, makes
 // another key.
 func statKey(f archive.Files) (string, error) {
-	paths := []string{f.Meta, f.Index}
-	for _, v := range f.Volumes {
-		paths = append(paths, v.Path)
-	}
 	id := fnv.New64a()
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
+	for _, p := range filePaths(f) {
 		fi, err := os.Stat(p)
 		if err != nil {
 			return "", err

@@ -447,15 +447,21 @@ func (ts *tableStore) runWhole(j tableJob, pause *throttle) bool {
 	}
 	o, err := j.opened(ts.buildXZ)
 	if err != nil {
-		ts.mu.Lock()
-		ts.failed[path] = err.Error()
-		ts.failedBase[j.o.Entry.Files.Base] = err.Error()
-		ts.mu.Unlock()
-		ts.set.log.Info("archive read directly, no table", "archive", j.o.Entry.Files.Base, "reason", err)
+		ts.noteFailed(j.o.Entry, path, err)
 		return false
 	}
 	pause.begin()
 	return ts.build(o, path, pause) != nil
+}
+
+// noteFailed remembers that the table at path of an archive cannot be
+// built (the archive is then read directly), and logs it once.
+func (ts *tableStore) noteFailed(e *Entry, path string, err error) {
+	ts.mu.Lock()
+	ts.failed[path] = err.Error()
+	ts.failedBase[e.Files.Base] = err.Error()
+	ts.mu.Unlock()
+	ts.set.log.Info("archive read directly, no table", "archive", e.Files.Base, "reason", err)
 }
 
 // exists tells whether the whole table at path is loaded or on disk.
@@ -480,11 +486,7 @@ func (ts *tableStore) build(o Opened, path string, pause *throttle) *coltable.Ta
 		t, err = coltable.Build(o.Archive, path, yield(pause))
 	}
 	if err != nil {
-		ts.mu.Lock()
-		ts.failed[path] = err.Error()
-		ts.failedBase[o.Entry.Files.Base] = err.Error()
-		ts.mu.Unlock()
-		ts.set.log.Info("archive read directly, no table", "archive", o.Entry.Files.Base, "reason", err)
+		ts.noteFailed(o.Entry, path, err)
 		return nil
 	}
 	ts.retire(baseHash(o.Entry.Files.Base), path)
