@@ -130,22 +130,11 @@ func readWhole(path string, dec *xz.Decoder) ([]byte, error) {
 // readHead reads the first min(volumeHead, size) decompressed bytes of a
 // volume of the given decompressed size.
 func readHead(path string, dec *xz.Decoder, size int64) ([]byte, error) {
-	src, err := openSource(path, dec)
-	if err != nil {
+	buf := make([]byte, min(volumeHead, size))
+	if err := ReadDecompressedAt(path, dec, buf, 0); err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	buf := make([]byte, min(volumeHead, size))
-	n, err := src.ReadAt(buf, 0)
-	if n == len(buf) {
-		return buf, nil
-	}
-	if err == nil || err == io.EOF {
-		// The sources name the file in their own errors, not in a
-		// short read.
-		err = fmt.Errorf("%s: ends after %d decompressed bytes, but its size is %d", path, n, size)
-	}
-	return nil, err
+	return buf, nil
 }
 
 // decompressedSize returns the size of the file at path once

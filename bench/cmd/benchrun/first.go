@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 )
 
@@ -86,13 +84,8 @@ func (b *bench) firstSet(q rrQuery, streamed, off bool, tsdb *firstRun) (*firstS
 		fs.MaxPeakRSS = max(fs.MaxPeakRSS, fr.PeakRSS)
 		fs.MaxIdleRSS = max(fs.MaxIdleRSS, fr.IdleRSS)
 	}
-	var ts []string
-	for _, s := range secs {
-		ts = append(ts, fmtVal(s, "s"))
-	}
-	fs.TimesString = strings.Join(ts, ", ")
-	sort.Float64s(secs)
-	fs.MedianSecs = secs[len(secs)/2]
+	fs.TimesString = joinSecs(secs)
+	fs.MedianSecs = medianOf(secs)
 
 	// The TSDB: one fresh process, its first request.
 	tr := tsdb

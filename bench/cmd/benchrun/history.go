@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -343,19 +344,18 @@ func plainCopy(src, dst string) error {
 	return nil
 }
 
+// medianOf is the median of xs (the upper one of an even count), xs
+// left as they are.
 func medianOf(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	s := append([]float64(nil), xs...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
 	return s[len(s)/2]
 }
 
+// joinSecs writes times in seconds as the report does, in their order.
 func joinSecs(xs []float64) string {
 	var out []string
 	for _, x := range xs {
