@@ -30,6 +30,15 @@ type Instance struct {
 // Len is the number of observations.
 func (h *InDomHistory) Len() int { return len(h.recs) }
 
+// Size is how many instances the last observation lists (for a v3
+// delta, how many it changes): an estimate of the domain's size.
+func (h *InDomHistory) Size() int {
+	if len(h.recs) == 0 {
+		return 0
+	}
+	return len(h.recs[len(h.recs)-1].insts)
+}
+
 // Times returns the stamps of the observations, in order.
 func (h *InDomHistory) Times() []int64 {
 	ts := make([]int64, len(h.recs))

@@ -30,7 +30,25 @@ type Record struct {
 	vals  []float64
 	// shared: sets, insts and vals are a remembered layout's (sameCache).
 	shared bool
+	layout uint64 // see Layout
 }
+
+// Layout identifies the layout of a record the Reader decoded the short
+// way (sameCache), or of one it remembered: two records of one Reader with
+// the same nonzero Layout have the same sets (PMIDs, descriptors, value
+// counts and instances, in order), and every value of their numeric sets
+// decoded. They differ only in their numbers, which Numbers holds at the
+// same places. 0 is a record decoded the long way and not remembered,
+// which promises nothing.
+func (r *Record) Layout() uint64 { return r.layout }
+
+// Numbers returns the numbers of all the record's kept numeric sets, each
+// set's at [s.NumbersAt(), s.NumbersAt()+len) (the vals Floats returns).
+// The slice belongs to the record, as Floats' do.
+func (r *Record) Numbers() []float64 { return r.vals }
+
+// NumbersAt is where the set's numbers begin in its record's Numbers.
+func (s *ValueSet) NumbersAt() int { return s.num }
 
 // ValueSet is the values of one metric in a record. NumVal < 0 is a PCP
 // error code (for example PM_ERR_AGAIN) in place of values.

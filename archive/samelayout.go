@@ -27,9 +27,10 @@ import (
 // layouts are remembered, not one.
 type sameCache struct {
 	entries [maxLayouts]sameLayout
-	next    int // the entry the next layout remembered replaces
-	misses  int // records decoded the long way since the last hit
-	hits    int // records decoded the short way, for tests
+	next    int    // the entry the next layout remembered replaces
+	misses  int    // records decoded the long way since the last hit
+	hits    int    // records decoded the short way, for tests
+	ids     uint64 // the last id given to a layout remembered
 	// Buffers no entry owns, for the next record decoded the long way.
 	free recBufs
 }
@@ -52,6 +53,7 @@ type recBufs struct {
 // sameLayout is one remembered layout.
 type sameLayout struct {
 	n    int    // the record's length; 0: no layout
+	id   uint64 // new each time the entry is set: Record.Layout
 	head []byte // its bytes [hdr, setsEnd): the set count and the sets
 	own  recBufs
 	// The (inst, value) pairs of the sets in situ, in record order: their
@@ -72,6 +74,7 @@ func (c *sameCache) decode(r *Record, hdr int) bool {
 		e := &c.entries[i]
 		if e.n == len(r.buf) && e.decode(r.buf, hdr) {
 			r.sets, r.insts, r.vals, r.shared = e.own.sets, e.own.insts, e.own.vals, true
+			r.layout = e.id
 			r.NumPMID = int(int32(binary.BigEndian.Uint32(r.buf[hdr:])))
 			r.Mark = r.NumPMID == 0
 			c.hits++
@@ -85,6 +88,7 @@ func (c *sameCache) decode(r *Record, hdr int) bool {
 
 // release gives r buffers of its own before it is decoded the long way.
 func (c *sameCache) release(r *Record) {
+	r.layout = 0
 	if r.shared {
 		r.sets, r.insts, r.vals, r.shared = c.free.sets, c.free.insts, c.free.vals, false
 		c.free = recBufs{}
@@ -320,6 +324,9 @@ func (cc *sameCache) remember(r *Record, hdr, setsEnd int, l *setLayout) {
 	old := c.own
 	c.own = recBufs{r.sets, r.insts, r.vals}
 	r.shared = true
+	cc.ids++
+	c.id = cc.ids
+	r.layout = c.id
 	if cc.free.sets == nil {
 		cc.free = old
 	}

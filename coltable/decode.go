@@ -42,6 +42,11 @@ type DecodeOptions struct {
 	MaxSamples int64
 	// Ctx, when set, is checked between batches of records.
 	Ctx context.Context
+
+	// For tests: parts > 0 is how many parts to decode in (else one per
+	// CPU); noBatch adds every record on its own (no batch).
+	parts   int
+	noBatch bool
 }
 
 // Decoded is what Decode read: its series as a Table held in memory,
@@ -69,8 +74,20 @@ type Decoded struct {
 // a corrupt record is not (Decoded.Err).
 func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	parts := [][2]int64{{opt.Start, opt.End}}
+	var byPMID [][]archive.PMID
 	if opt.From == nil {
-		parts = timeSplit(a, opt.Start, opt.End, runtime.GOMAXPROCS(0))
+		n := runtime.GOMAXPROCS(0)
+		if opt.parts > 0 {
+			n = opt.parts
+		}
+		if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil {
+			parts = make([][2]int64, len(byPMID))
+			for i := range parts {
+				parts[i] = [2]int64{opt.Start, opt.End}
+			}
+		} else {
+			parts = timeSplit(a, opt.Start, opt.End, n)
+		}
 	}
 	if opt.Want != nil && len(parts) > 1 {
 		// Want is called from every part, rarely: once per new series.
@@ -90,6 +107,9 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 		b := newTableBuilder(a)
 		b.opt = opt
 		b.opt.Start, b.opt.End = w[0], w[1]
+		if byPMID != nil {
+			b.opt.PMIDs = byPMID[i]
+		}
 		b.budget = &budget
 		if opt.From != nil {
 			from := *opt.From
@@ -106,12 +126,33 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	wg.Wait()
 	b := bs[0]
 	d := &Decoded{}
+	if byPMID != nil {
+		// The parts read the same records for different metrics: their
+		// series are apart, a corrupt record stops each of them there.
+		for i, p := range bs {
+			if i > 0 {
+				b.order = append(b.order, p.order...)
+			}
+			d.Bad = append(d.Bad, p.bad...)
+			if err := errs[i]; err != nil {
+				if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
+					return nil, err
+				}
+				if d.Err == nil {
+					d.Err = err
+				}
+			}
+		}
+		bs = bs[:1]
+	}
 	for i, p := range bs {
 		if i > 0 {
 			b.appendPart(p)
 		}
-		d.Bad = append(d.Bad, p.bad...)
-		if err := errs[i]; err != nil {
+		if byPMID == nil {
+			d.Bad = append(d.Bad, p.bad...)
+		}
+		if err := errs[i]; err != nil && d.Err == nil {
 			if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
 				return nil, err
 			}
@@ -129,6 +170,47 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	}
 	d.Table = t
 	return d, nil
+}
+
+// pmidSplit divides the metrics of a Decode among up to n parts with
+// about as many values each (by the size of their instance domains): the
+// parts read the same records on separate CPUs, each keeping its own
+// metrics' series, which need no joining. It returns nil, for a split by
+// time, when the metrics are too few to share out (one metric over a long
+// window) or not listed (nil: every metric, whatever the metadata
+// describes by the time a record is read).
+func pmidSplit(a *archive.Archive, pmids []archive.PMID, n int) [][]archive.PMID {
+	if n < 2 || len(pmids) < 2*n {
+		return nil
+	}
+	type weighted struct {
+		pmid archive.PMID
+		w    int
+	}
+	ws := make([]weighted, 0, len(pmids))
+	for _, p := range pmids {
+		w := 1
+		if d, ok := a.Meta.Desc(p); ok && d.InDom != archive.InDomNull {
+			if h := a.Meta.InDoms[d.InDom]; h != nil {
+				w = max(h.Size(), 1)
+			}
+		}
+		ws = append(ws, weighted{p, w})
+	}
+	sort.SliceStable(ws, func(i, j int) bool { return ws[i].w > ws[j].w })
+	parts := make([][]archive.PMID, n)
+	load := make([]int, n)
+	for _, x := range ws {
+		k := 0
+		for i := range load {
+			if load[i] < load[k] {
+				k = i
+			}
+		}
+		parts[k] = append(parts[k], x.pmid)
+		load[k] += x.w
+	}
+	return parts
 }
 
 // minPartEntries is the fewest index entries (pmlogger writes one about

@@ -195,6 +195,12 @@ type seriesBuild struct {
 	// late holds samples stamped before lastT (records out of time
 	// order), merged in by finish.
 	late []lateSample
+	// scratch is where the encoder writes a chunk when buf has no room
+	// for it (see startChunk).
+	scratch []byte
+	// claim is the batch that last took the series (batch.claim): a
+	// layout with two values for one series is not batched.
+	claim uint64
 }
 
 type lateSample struct {
@@ -217,7 +223,7 @@ func (s *seriesBuild) add(t int64, v float64) (bool, error) {
 	stale := math.Float64bits(v) == math.Float64bits(staleNaN)
 	if s.enc.n == 0 || s.enc.n >= 120 {
 		s.cut()
-		s.enc.reset()
+		s.startChunk()
 		s.cmin, s.cflags = t, 0
 		if stale {
 			s.cflags = chunkFirstStale
@@ -237,11 +243,33 @@ func (s *seriesBuild) add(t int64, v float64) (bool, error) {
 	return true, nil
 }
 
+// startChunk starts the series' next chunk. The encoder writes it in
+// place, behind room for its header at the end of buf, when buf has room
+// to spare (cut made it for the chunks to come), so that cut does not copy
+// it; otherwise in a scratch buffer of the series'.
+func (s *seriesBuild) startChunk() {
+	if l := len(s.buf); cap(s.buf)-l >= chunkHdrLen+512 {
+		s.enc.b = s.buf[l+chunkHdrLen : l+chunkHdrLen]
+	} else {
+		s.enc.b = s.scratch
+	}
+	s.enc.reset()
+}
+
 func (s *seriesBuild) cut() {
 	if s.enc.n == 0 {
 		return
 	}
 	data := s.enc.bytes()
+	l := len(s.buf)
+	if l+chunkHdrLen < cap(s.buf) && &s.buf[:l+chunkHdrLen+1][l+chunkHdrLen] == &data[0] {
+		// Written in place: only the header is left to write.
+		s.buf = s.buf[:l+chunkHdrLen+len(data)]
+		putChunkHeader(s.buf[l:], s.cmin, s.cmax, s.cflags, data)
+		s.enc.b, s.enc.n = nil, 0
+		return
+	}
+	s.scratch = s.enc.b[:0]
 	if s.buf == nil && s.horizon > s.cmax && s.cmax > s.cmin {
 		n := min((s.horizon-s.cmin)/(s.cmax-s.cmin)+1, 1<<16)
 		s.buf = make([]byte, 0, int(n)*(chunkHdrLen+len(data))*9/8)
@@ -275,6 +303,16 @@ func (s *seriesBuild) finish() error {
 	}
 	s.cut()
 	return nil
+}
+
+// putChunkHeader writes the header of chunk data into b.
+func putChunkHeader(b []byte, cmin, cmax int64, flags byte, data []byte) {
+	be := binary.BigEndian
+	be.PutUint64(b, uint64(cmin))
+	be.PutUint64(b[8:], uint64(cmax))
+	be.PutUint32(b[16:], uint32(len(data)))
+	b[20] = flags
+	be.PutUint32(b[21:], crc32.Checksum(data, castagnoli))
 }
 
 func appendChunk(b []byte, cmin, cmax int64, flags byte, data []byte) []byte {
@@ -319,6 +357,7 @@ type tableBuilder struct {
 	horizon int64             // see seriesBuild.horizon
 	// firstMark is the ms of the first <mark> read, or noMark.
 	firstMark int64
+	bat       batch
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see multiarchive's throttle).
 	yield func()
@@ -336,6 +375,7 @@ type setCache struct {
 	gen    uint64
 	insts  []int32
 	series []*seriesBuild // per value; nil: not wanted
+	col    int            // where its numbers begin in a batch row
 }
 
 // indomState is an instance domain's names as the records are read: a
@@ -424,6 +464,18 @@ func (b *tableBuilder) feed() error {
 		rec := r.Record()
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
 		ms := floorMs(rec.Time)
+		if !rec.Mark && b.bat.layout != 0 {
+			ok, err := b.staged(rec, ms)
+			if err != nil {
+				return err
+			}
+			if ok {
+				continue
+			}
+		}
+		if err := b.flush(); err != nil {
+			return err
+		}
 		if rec.Mark {
 			if b.firstMark == noMark {
 				b.firstMark = ms
@@ -443,6 +495,10 @@ func (b *tableBuilder) feed() error {
 		if err := b.record(rec, ms); err != nil {
 			return err
 		}
+		b.noteLayout(rec)
+	}
+	if err := b.flush(); err != nil {
+		return err
 	}
 	b.pastEnd = r.PastEnd()
 	// A reader that read nothing does not know where it is (Pos would

@@ -8,14 +8,18 @@ import (
 
 // xorEnc writes a Prometheus XOR chunk (tsdb/chunkenc's EncXOR: Gorilla
 // time and value compression, a 2-byte sample count first), byte for byte
-// what chunkenc's xorAppender writes, but a machine word at a time: that
+// what chunkenc's xorAppender writes, but without a branch per bit: that
 // appender writes a bit at a time, which makes its Append most of the cost
 // of decoding an archive (about 60 ns a sample against 6 for the record).
+// Bits gather at the top of a 64-bit word; each put stores the whole word
+// at the end of b and keeps the bytes it completed, so the word never
+// holds more than 7 bits between puts and a put of up to 56 bits needs no
+// test of whether it fits (the way zstd's bit writer works, MSB first).
 // TestXOREncMatchesChunkenc holds the two to the same bytes.
 type xorEnc struct {
-	b    []byte // the count, then whole 64-bit words of the stream
-	acc  uint64 // bits not yet in b, from the top; free bits below them
-	free uint   // 1 to 64
+	b    []byte // the count, then the stream's whole bytes
+	acc  uint64 // the bits not yet in b, from the top
+	used uint   // how many: 0 to 7
 	n    int
 
 	t        int64
@@ -25,29 +29,51 @@ type xorEnc struct {
 	trailing uint8
 }
 
+// encSlack is the room a sample needs at the end of b: its bits (at most
+// 145) and the 8 bytes a put stores.
+const encSlack = 32
+
 func (e *xorEnc) reset() {
 	b := e.b[:0]
-	if cap(b) == 0 {
+	if cap(b) < 256 {
 		b = make([]byte, 0, 256)
 	}
-	*e = xorEnc{b: append(b, 0, 0), free: 64, leading: 0xff}
+	*e = xorEnc{b: append(b, 0, 0), leading: 0xff}
+}
+
+// room makes sure b has encSlack bytes to spare.
+func (e *xorEnc) room() {
+	if cap(e.b)-len(e.b) < encSlack {
+		e.b = append(make([]byte, 0, 2*len(e.b)+encSlack), e.b...)
+	}
 }
 
 // put appends the low n bits of u (1 <= n <= 64; u has no bit above
-// them). Whole 64-bit words go to b.
+// them). The caller made room.
 func (e *xorEnc) put(u uint64, n uint) {
-	if n < e.free {
-		e.free -= n
-		e.acc |= u << e.free
-		return
+	if n > 56 {
+		e.b, e.acc, e.used = putBits(e.b, e.acc, e.used, u>>32, n-32)
+		u, n = u&(1<<32-1), 32
 	}
-	n -= e.free
-	e.b = binary.BigEndian.AppendUint64(e.b, e.acc|u>>n)
-	e.free = 64 - n
-	e.acc = u << e.free // 0 when n == 0: Go shifts by 64 to 0
+	e.b, e.acc, e.used = putBits(e.b, e.acc, e.used, u, n)
+}
+
+// putBits appends the low n bits of u (1 <= n <= 56) to the stream whose
+// whole bytes are b, with used bits in acc; b has 8 bytes to spare. It is
+// put on state held in locals (appendRun), which the compiler keeps in
+// registers.
+func putBits(b []byte, acc uint64, used uint, u uint64, n uint) ([]byte, uint64, uint) {
+	// The shifts are below 64 (masked so that the compiler knows it):
+	// used+n <= 63 before, used&^7 <= 56 after.
+	used += n
+	acc |= u << ((64 - used) & 63)
+	l := len(b)
+	binary.BigEndian.PutUint64(b[l:l+8], acc)
+	return b[:l+int(used>>3)], acc << (used & 56), used & 7
 }
 
 func (e *xorEnc) append(t int64, v float64) {
+	e.room()
 	vb := math.Float64bits(v)
 	switch e.n {
 	case 0:
@@ -120,10 +146,119 @@ func (e *xorEnc) value(vb uint64) {
 // zeros. The encoder can go on appending after it.
 func (e *xorEnc) bytes() []byte {
 	binary.BigEndian.PutUint16(e.b, uint16(e.n))
-	out, acc := e.b, e.acc
-	for used := int(64 - e.free); used > 0; used -= 8 {
-		out = append(out, byte(acc>>56))
-		acc <<= 8
+	if e.used == 0 {
+		return e.b
 	}
-	return out
+	return append(e.b, byte(e.acc>>56))
+}
+
+// staleBits is the bit pattern of Prometheus' staleness marker.
+const staleBits = 0x7ff0000000000002
+
+// appendRun appends samples (ts[i], vals[i*stride]) from i = 0 while the
+// chunk has room (120 samples) and each sample is a plain one: after the
+// chunk's last (ts increasing) and not a staleness marker. It returns how
+// many it appended; the caller adds the sample it stopped at the long way
+// (append, with the rules of seriesBuild.add). The chunk must hold two
+// samples already. The bytes are those append writes, sample by sample
+// (TestAppendRunMatchesAppend).
+func (e *xorEnc) appendRun(ts []int64, vals []float64, stride int) int {
+	ts = ts[:min(len(ts), 120-e.n)]
+	k := 0
+	for k < len(ts) {
+		// Room for a group of samples at once: none needs more than
+		// encSlack bytes, and a test per sample would leave too few
+		// registers for the encoder's state.
+		g := min(len(ts)-k, runGroup)
+		if need := g*encSlack + 8; cap(e.b)-len(e.b) < need {
+			e.b = append(make([]byte, 0, 2*len(e.b)+need), e.b...)
+		}
+		n := e.appendGroup(ts[k:k+g], vals[k*stride:], stride)
+		k += n
+		if n < g {
+			break
+		}
+	}
+	e.n += k
+	return k
+}
+
+// runGroup is how many samples appendGroup takes at most.
+const runGroup = 16
+
+// appendGroup is appendRun for up to runGroup samples with room for all
+// of them in b; it does not count them in e.n.
+func (e *xorEnc) appendGroup(ts []int64, vals []float64, stride int) int {
+	b, acc, used := e.b, e.acc, e.used
+	t0, tDelta, vPrev := e.t, e.tDelta, e.v
+	leading, trailing := e.leading, e.trailing
+	k, j := 0, 0
+	for ; k < len(ts); k++ {
+		t := ts[k]
+		vb := math.Float64bits(vals[j])
+		if t <= t0 || vb == staleBits {
+			break
+		}
+		j += stride
+		td := uint64(t - t0)
+		dod := int64(td - tDelta)
+		t0, tDelta = t, td
+		delta := vb ^ vPrev
+		vPrev = vb
+		// The sample's bits gather in (u, n) and go out in one put when
+		// they fit: the time, then the value. A steady step is one zero
+		// bit; a logger's clock jitter fits the 16-bit form.
+		var u uint64
+		var n uint
+		switch {
+		case dod == 0:
+			n = 1
+		case inRange(dod, 14):
+			u, n = 0b10<<14|uint64(dod)&(1<<14-1), 16
+		case inRange(dod, 17):
+			u, n = 0b110<<17|uint64(dod)&(1<<17-1), 20
+		case inRange(dod, 20):
+			u, n = 0b1110<<20|uint64(dod)&(1<<20-1), 24
+		default:
+			b, acc, used = putBits(b, acc, used, 0b1111<<32|uint64(dod)>>32, 36)
+			u, n = uint64(dod)&(1<<32-1), 32
+		}
+		if delta == 0 {
+			b, acc, used = putBits(b, acc, used, u<<1, n+1)
+			continue
+		}
+		lead := uint8(bits.LeadingZeros64(delta))
+		trail := uint8(bits.TrailingZeros64(delta))
+		if lead >= 32 {
+			lead = 31
+		}
+		var sig uint
+		if leading != 0xff && lead >= leading && trail >= trailing {
+			// '10' and the bits between the last value's zeros.
+			sig = uint(64 - leading - trailing)
+			u, n = u<<2|0b10, n+2
+			delta >>= trailing & 63
+		} else {
+			// '11', 5 bits of leading zeros, 6 of significant bits (64
+			// as 0), and those bits.
+			leading, trailing = lead, trail
+			sig = uint(64 - lead - trail)
+			u, n = u<<13|0b11<<11|uint64(lead)<<6|uint64(sig)&63, n+13
+			delta >>= trail & 63
+		}
+		if n+sig <= 56 {
+			b, acc, used = putBits(b, acc, used, u<<(sig&63)|delta, n+sig)
+			continue
+		}
+		b, acc, used = putBits(b, acc, used, u, n)
+		if sig > 56 {
+			b, acc, used = putBits(b, acc, used, delta>>32, sig-32)
+			delta, sig = delta&(1<<32-1), 32
+		}
+		b, acc, used = putBits(b, acc, used, delta, sig)
+	}
+	e.b, e.acc, e.used = b, acc, used
+	e.t, e.tDelta, e.v = t0, tDelta, vPrev
+	e.leading, e.trailing = leading, trailing
+	return k
 }
