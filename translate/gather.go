@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -59,13 +60,24 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 			direct()
 		}
 	}()
+	tables := make([]*coltable.Table, len(opened))
+	for ai, o := range opened {
+		tables[ai] = g.q.s.set.Table(o)
+	}
+	// The archives without a table are decoded ahead, two at a time
+	// (decodeAhead); a prefix table's tail is decoded in turn, as it
+	// needs the table's series.
+	ahead := sc.decodeAhead(tables, &direct)
+	defer ahead.wait()
 	for ai, o := range opened {
 		// last is the time of the last record read; ended tells that it
 		// is the archive's last record (the window reaches past it).
 		var last int64
 		var any, ended bool
-		if tbl := g.q.s.set.Table(o); tbl != nil {
+		if tbl := tables[ai]; tbl != nil {
+			sc.mu.Lock()
 			segs := sc.fromTable(ai, tbl)
+			sc.mu.Unlock()
 			last = tbl.Last
 			any, ended = last >= t1 && last <= t2, last <= t2
 			if !tbl.Complete(o.Archive) {
@@ -75,7 +87,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				for i, sg := range segs {
 					open[i] = sg.tbl.Series[sg.idx]
 				}
-				d, err := sc.decode(ai, tbl.Tail, open)
+				d, err := sc.take(ai, sc.decodeRecords(ai, tbl.Tail, open))
 				if err != nil {
 					return err
 				}
@@ -85,12 +97,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				}
 			}
 		} else {
-			// No table yet: the background builders slow down while
-			// this reads (Set.DirectRead).
-			if direct == nil {
-				direct = g.q.s.set.DirectRead()
-			}
-			d, err := sc.decode(ai, nil, nil)
+			d, err := sc.take(ai, ahead.result(ai))
 			if err != nil {
 				return err
 			}
@@ -123,25 +130,120 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 	return nil
 }
 
-// decode reads one archive's records in the window, or from a prefix
+// decoded is the outcome of coltable.Decode.
+type decoded struct {
+	d   *coltable.Decoded
+	err error
+}
+
+// ahead is the decoding of a host's archives without a table, run ahead of
+// the scan that takes their series in order: while the newest archive of a
+// window decodes on every CPU, the one before it (whose last records the
+// window may hold, at the cost of decompressing its last block) decodes
+// beside it, not after it. Two archives at a time bound the memory of the
+// decoders (an xz block buffer each).
+type ahead struct {
+	res  []chan decoded
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+}
+
+// decodeAhead starts decoding the archives with no table.
+func (sc *scan) decodeAhead(tables []*coltable.Table, direct *func()) *ahead {
+	ah := &ahead{res: make([]chan decoded, len(tables))}
+	ctx, stop := context.WithCancel(sc.ctx)
+	ah.stop = stop
+	var todo []int
+	for ai, tbl := range tables {
+		if tbl == nil {
+			ah.res[ai] = make(chan decoded, 1)
+			todo = append(todo, ai)
+		}
+	}
+	if len(todo) == 0 {
+		return ah
+	}
+	// The background builders slow down while this reads
+	// (Set.DirectRead).
+	if *direct == nil {
+		*direct = sc.g.q.s.set.DirectRead()
+	}
+	sem := make(chan struct{}, 2)
+	ah.wg.Add(1)
+	go func() {
+		defer ah.wg.Done()
+		var wg sync.WaitGroup
+		for _, ai := range todo {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ah.res[ai] <- decoded{err: ctx.Err()}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				d, err := sc.decodeWith(ctx, ai, nil, nil)
+				ah.res[ai] <- decoded{d, err}
+			}()
+		}
+		wg.Wait()
+	}()
+	return ah
+}
+
+// result waits for archive ai's decoding.
+func (ah *ahead) result(ai int) decoded { return <-ah.res[ai] }
+
+// wait stops the decodings not taken (the scan failed) and waits for
+// them all.
+func (ah *ahead) wait() {
+	ah.stop()
+	ah.wg.Wait()
+}
+
+// decodeRecords decodes archive ai's records in the window, or from a
+// prefix table's tail on, now.
+func (sc *scan) decodeRecords(ai int, from *archive.Position, open []coltable.Series) decoded {
+	d, err := sc.decodeWith(sc.ctx, ai, from, open)
+	return decoded{d, err}
+}
+
+// decodeWith reads one archive's records in the window, or from a prefix
 // table's tail on, through the pipeline that builds column tables
-// (coltable.Decode), and takes the selected series from the table it
-// makes in memory, as from one on disk. Only the series some selected
-// metric's matchers accept are kept.
-func (sc *scan) decode(ai int, from *archive.Position, open []coltable.Series) (*coltable.Decoded, error) {
+// (coltable.Decode). Only the series some selected metric's matchers
+// accept are kept. It may run beside the decoding of another archive of
+// the scan: what it does to the gathering (a new series, when a series
+// has its first value) is done under sc.mu.
+func (sc *scan) decodeWith(ctx context.Context, ai int, from *archive.Position, open []coltable.Series) (*coltable.Decoded, error) {
 	g, o := sc.g, sc.opened[ai]
-	opt := coltable.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: sc.ctx,
+	opt := coltable.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: ctx,
 		Want: func(pmid archive.PMID, inst int32, iname string, named bool) bool {
 			if sc.ns.Excluded(ai, pmid) {
 				return false
 			}
 			mlist := sc.byPMID[pmid]
-			return len(mlist) > 0 && !g.newTarget(sc.host, o.Archive.Meta, mlist, inst, iname, named).useless
+			if len(mlist) == 0 {
+				return false
+			}
+			sc.mu.Lock()
+			defer sc.mu.Unlock()
+			return !g.newTarget(sc.host, o.Archive.Meta, mlist, inst, iname, named).useless
 		}}
 	if limit := g.q.s.opts.MaxSamples; limit > 0 && !g.presence {
+		sc.mu.Lock()
 		opt.MaxSamples = max(limit-g.samples, 0) + 1
+		sc.mu.Unlock()
 	}
-	d, err := coltable.Decode(o.Archive, opt)
+	return coltable.Decode(o.Archive, opt)
+}
+
+// take takes the series of archive ai's decoding, as from a table on
+// disk, and reports what the decoding met.
+func (sc *scan) take(ai int, r decoded) (*coltable.Decoded, error) {
+	g, o := sc.g, sc.opened[ai]
+	d, err := r.d, r.err
 	if errors.Is(err, coltable.ErrSampleLimit) {
 		return nil, &LimitError{Limit: g.q.s.opts.MaxSamples}
 	}
@@ -159,7 +261,9 @@ func (sc *scan) decode(ai int, from *archive.Position, open []coltable.Series) (
 		g.warns.Add(d.Err)
 		o.ReportProblem(d.Err)
 	}
+	sc.mu.Lock()
 	sc.fromTable(ai, d.Table)
+	sc.mu.Unlock()
 	return d, nil
 }
 
@@ -180,6 +284,8 @@ type scan struct {
 	byPMID map[archive.PMID][]*metric
 	pmids  []archive.PMID
 	win    nsWindow
+	// mu guards the gathering while archives decode ahead (decodeAhead).
+	mu sync.Mutex
 }
 
 // segmentOf returns a new segment of series s for archive ai.
