@@ -76,17 +76,22 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	parts := [][2]int64{{opt.Start, opt.End}}
 	var byPMID [][]archive.PMID
 	if opt.From == nil {
-		n := runtime.GOMAXPROCS(0)
+		n, minEntries := runtime.GOMAXPROCS(0), minPartEntries
 		if opt.parts > 0 {
-			n = opt.parts
+			// Tests split the small archives they have, too.
+			n, minEntries = opt.parts, 1
 		}
-		if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil {
+		if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil && len(timeSplit(a, opt.Start, opt.End, n, minEntries)) > 1 {
 			parts = make([][2]int64, len(byPMID))
 			for i := range parts {
 				parts[i] = [2]int64{opt.Start, opt.End}
 			}
 		} else {
-			parts = timeSplit(a, opt.Start, opt.End, n)
+			// A window of a few records (the end of the archive before
+			// a query's) stays whole: every part would read them, and
+			// decompress the block they are in.
+			byPMID = nil
+			parts = timeSplit(a, opt.Start, opt.End, n, minEntries)
 		}
 	}
 	if opt.Want != nil && len(parts) > 1 {
@@ -221,8 +226,9 @@ const minPartEntries = 4
 // timeSplit divides the window [start, end] (ns; end 0: no end) into up
 // to n parts at index entries, so that each part reads about as many
 // records: parts decode on separate CPUs and are joined in time order.
-// A window the index does not cover well stays whole.
-func timeSplit(a *archive.Archive, start, end int64, n int) [][2]int64 {
+// A window the index does not cover well (fewer than minEntries entries a
+// part) stays whole.
+func timeSplit(a *archive.Archive, start, end int64, n, minEntries int) [][2]int64 {
 	whole := [][2]int64{{start, end}}
 	hi := end
 	if hi == 0 {
@@ -235,7 +241,7 @@ func timeSplit(a *archive.Archive, start, end int64, n int) [][2]int64 {
 			times = append(times, e.Time)
 		}
 	}
-	if n < 2 || len(times) < n*minPartEntries {
+	if n < 2 || len(times) < n*minEntries {
 		return whole
 	}
 	parts := make([][2]int64, 0, n)

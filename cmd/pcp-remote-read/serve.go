@@ -244,7 +244,7 @@ func (s *server) httpServer() *http.Server {
 
 // backlogDelay is how long the background indexer waits after start: a
 // restarted server is asked at once by every dashboard that waited.
-const backlogDelay = 5 * time.Second
+const backlogDelay = 2 * time.Second
 
 // open indexes the archives, then puts the data endpoints in place and
 // starts the rescans.
