@@ -95,8 +95,7 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 	width := 0
 	for k := range sets {
 		vs := &sets[k]
-		d := vs.Desc
-		if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
+		if !hasNumbers(vs) {
 			continue
 		}
 		c := &b.sets[k]
@@ -187,4 +186,10 @@ func (b *tableBuilder) addBudget(n int64) int64 {
 		b.budget = new(atomic.Int64)
 	}
 	return b.budget.Add(n) + b.samples
+}
+
+// hasNumbers tells whether a value set has values the builder keeps: a
+// numeric descriptor and at least one value.
+func hasNumbers(vs *archive.ValueSet) bool {
+	return vs.NumVal > 0 && vs.Desc != nil && vs.Desc.Type.Numeric()
 }

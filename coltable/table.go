@@ -519,10 +519,10 @@ func (b *tableBuilder) record(rec *archive.Record, ms int64) error {
 	}
 	for k := range sets {
 		vs := &sets[k]
-		d := vs.Desc
-		if vs.NumVal <= 0 || d == nil || !d.Type.Numeric() {
+		if !hasNumbers(vs) {
 			continue
 		}
+		d := vs.Desc
 		c := &b.sets[k]
 		var st *indomState
 		if d.InDom != archive.InDomNull {
