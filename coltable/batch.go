@@ -1,10 +1,6 @@
 package coltable
 
-import (
-	"sync/atomic"
-
-	"github.com/pcp-remote-read/pcp-remote-read/archive"
-)
+import "github.com/pcp-remote-read/pcp-remote-read/archive"
 
 // A batch holds the numbers of records laid out alike (archive's
 // Record.Layout: same sets, same instances, in order), one row per record,
@@ -149,7 +145,9 @@ func (b *tableBuilder) flush() error {
 		}
 	}
 	bt.rows, bt.times = bt.rows[:0], bt.times[:0]
-	if b.opt.MaxSamples > 0 && b.addBudget(kept) > b.opt.MaxSamples {
+	// As record counts them: b.samples kept since it last added them to
+	// the budget all parts of a Decode share.
+	if b.opt.MaxSamples > 0 && b.budget.Add(kept)+b.samples > b.opt.MaxSamples {
 		return ErrSampleLimit
 	}
 	return nil
@@ -177,15 +175,6 @@ func (s *seriesBuild) addColumn(times []int64, vals []float64, stride int) int {
 		i++
 	}
 	return kept
-}
-
-// addBudget counts n samples kept against the budget all parts of a Decode
-// share, and returns how many they have kept.
-func (b *tableBuilder) addBudget(n int64) int64 {
-	if b.budget == nil {
-		b.budget = new(atomic.Int64)
-	}
-	return b.budget.Add(n) + b.samples
 }
 
 // hasNumbers tells whether a value set has values the builder keeps: a

@@ -81,17 +81,17 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 			// Tests split the small archives they have, too.
 			n, minEntries = opt.parts, 1
 		}
-		if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil && len(timeSplit(a, opt.Start, opt.End, n, minEntries)) > 1 {
-			parts = make([][2]int64, len(byPMID))
-			for i := range parts {
-				parts[i] = [2]int64{opt.Start, opt.End}
+		// A window of a few records (the end of the archive before a
+		// query's) stays whole either way: every part would read them,
+		// and decompress the block they are in.
+		parts = timeSplit(a, opt.Start, opt.End, n, minEntries)
+		if len(parts) > 1 {
+			if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil {
+				parts = make([][2]int64, len(byPMID))
+				for i := range parts {
+					parts[i] = [2]int64{opt.Start, opt.End}
+				}
 			}
-		} else {
-			// A window of a few records (the end of the archive before
-			// a query's) stays whole: every part would read them, and
-			// decompress the block they are in.
-			byPMID = nil
-			parts = timeSplit(a, opt.Start, opt.End, n, minEntries)
 		}
 	}
 	if opt.Want != nil && len(parts) > 1 {
@@ -131,41 +131,31 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	wg.Wait()
 	b := bs[0]
 	d := &Decoded{}
-	if byPMID != nil {
-		// The parts read the same records for different metrics: their
-		// series are apart, a corrupt record stops each of them there.
-		for i, p := range bs {
-			if i > 0 {
-				b.order = append(b.order, p.order...)
-			}
-			d.Bad = append(d.Bad, p.bad...)
-			if err := errs[i]; err != nil {
-				if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
-					return nil, err
-				}
-				if d.Err == nil {
-					d.Err = err
-				}
-			}
-		}
-		bs = bs[:1]
-	}
 	for i, p := range bs {
-		if i > 0 {
+		// Parts by metric read the same records for different metrics:
+		// their series are apart, and a corrupt record stops each of them
+		// there. Parts by time are joined in order, up to the first that
+		// met a corrupt record: the records after it are not served
+		// (libpcp leaves the archive there), so neither are the later
+		// parts.
+		switch {
+		case i == 0:
+		case byPMID != nil:
+			b.order = append(b.order, p.order...)
+		default:
 			b.appendPart(p)
 		}
-		if byPMID == nil {
-			d.Bad = append(d.Bad, p.bad...)
-		}
-		if err := errs[i]; err != nil && d.Err == nil {
+		d.Bad = append(d.Bad, p.bad...)
+		if err := errs[i]; err != nil {
 			if errors.Is(err, ErrSampleLimit) || opt.Ctx != nil && errors.Is(err, opt.Ctx.Err()) {
 				return nil, err
 			}
-			// A corrupt record: the records after it are not served
-			// (libpcp leaves the archive there), so neither are the
-			// later parts.
-			d.Err = err
-			break
+			if d.Err == nil {
+				d.Err = err
+			}
+			if byPMID == nil {
+				break
+			}
 		}
 	}
 	d.Any, d.First, d.Last, d.PastEnd = b.first <= b.last, b.first, b.last, b.pastEnd

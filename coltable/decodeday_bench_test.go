@@ -7,6 +7,9 @@ import (
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
 
+// BenchmarkDecodeDay decodes a whole archive (PCP_DECODE_DAY: its base
+// path, such as the bench corpus' plain day) into chunks in memory, as a
+// query over every metric does on an empty cache.
 func BenchmarkDecodeDay(b *testing.B) {
 	path := os.Getenv("PCP_DECODE_DAY")
 	if path == "" {

@@ -316,11 +316,9 @@ func putChunkHeader(b []byte, cmin, cmax int64, flags byte, data []byte) {
 }
 
 func appendChunk(b []byte, cmin, cmax int64, flags byte, data []byte) []byte {
-	b = binary.BigEndian.AppendUint64(b, uint64(cmin))
-	b = binary.BigEndian.AppendUint64(b, uint64(cmax))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(data)))
-	b = append(b, flags)
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(data, castagnoli))
+	l := len(b)
+	b = slices.Grow(b, chunkHdrLen+len(data))[:l+chunkHdrLen]
+	putChunkHeader(b[l:], cmin, cmax, flags, data)
 	return append(b, data...)
 }
 

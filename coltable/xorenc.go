@@ -50,12 +50,16 @@ func (e *xorEnc) room() {
 
 // put appends the low n bits of u (1 <= n <= 64; u has no bit above
 // them). The caller made room.
-func (e *xorEnc) put(u uint64, n uint) {
+func (e *xorEnc) put(u uint64, n uint) { e.b, e.acc, e.used = putWide(e.b, e.acc, e.used, u, n) }
+
+// putWide is putBits for up to 64 bits, in two puts when they are more
+// than one takes.
+func putWide(b []byte, acc uint64, used uint, u uint64, n uint) ([]byte, uint64, uint) {
 	if n > 56 {
-		e.b, e.acc, e.used = putBits(e.b, e.acc, e.used, u>>32, n-32)
+		b, acc, used = putBits(b, acc, used, u>>32, n-32)
 		u, n = u&(1<<32-1), 32
 	}
-	e.b, e.acc, e.used = putBits(e.b, e.acc, e.used, u, n)
+	return putBits(b, acc, used, u, n)
 }
 
 // putBits appends the low n bits of u (1 <= n <= 56) to the stream whose
@@ -251,11 +255,7 @@ func (e *xorEnc) appendGroup(ts []int64, vals []float64, stride int) int {
 			continue
 		}
 		b, acc, used = putBits(b, acc, used, u, n)
-		if sig > 56 {
-			b, acc, used = putBits(b, acc, used, delta>>32, sig-32)
-			delta, sig = delta&(1<<32-1), 32
-		}
-		b, acc, used = putBits(b, acc, used, delta, sig)
+		b, acc, used = putWide(b, acc, used, delta, sig)
 	}
 	e.b, e.acc, e.used = b, acc, used
 	e.t, e.tDelta, e.v = t0, tDelta, vPrev

@@ -87,7 +87,7 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 				for i, sg := range segs {
 					open[i] = sg.tbl.Series[sg.idx]
 				}
-				d, err := sc.take(ai, sc.decodeRecords(ai, tbl.Tail, open))
+				d, err := sc.take(ai, sc.decodeWith(sc.ctx, ai, tbl.Tail, open))
 				if err != nil {
 					return err
 				}
@@ -140,8 +140,8 @@ type decoded struct {
 // the scan that takes their series in order: while the newest archive of a
 // window decodes on every CPU, the one before it (whose last records the
 // window may hold, at the cost of decompressing its last block) decodes
-// beside it, not after it. Two archives at a time bound the memory of the
-// decoders (an xz block buffer each).
+// beside it, not after it. Two workers, taking the archives in order,
+// bound the memory of the decoders (an xz block buffer each).
 type ahead struct {
 	res  []chan decoded
 	wg   sync.WaitGroup
@@ -153,13 +153,14 @@ func (sc *scan) decodeAhead(tables []*coltable.Table, direct *func()) *ahead {
 	ah := &ahead{res: make([]chan decoded, len(tables))}
 	ctx, stop := context.WithCancel(sc.ctx)
 	ah.stop = stop
-	var todo []int
+	todo := make(chan int, len(tables))
 	for ai, tbl := range tables {
 		if tbl == nil {
 			ah.res[ai] = make(chan decoded, 1)
-			todo = append(todo, ai)
+			todo <- ai
 		}
 	}
+	close(todo)
 	if len(todo) == 0 {
 		return ah
 	}
@@ -168,28 +169,15 @@ func (sc *scan) decodeAhead(tables []*coltable.Table, direct *func()) *ahead {
 	if *direct == nil {
 		*direct = sc.g.q.s.set.DirectRead()
 	}
-	sem := make(chan struct{}, 2)
-	ah.wg.Add(1)
-	go func() {
-		defer ah.wg.Done()
-		var wg sync.WaitGroup
-		for _, ai := range todo {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				ah.res[ai] <- decoded{err: ctx.Err()}
-				continue
+	for w := min(2, len(todo)); w > 0; w-- {
+		ah.wg.Add(1)
+		go func() {
+			defer ah.wg.Done()
+			for ai := range todo {
+				ah.res[ai] <- sc.decodeWith(ctx, ai, nil, nil)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				d, err := sc.decodeWith(ctx, ai, nil, nil)
-				ah.res[ai] <- decoded{d, err}
-			}()
-		}
-		wg.Wait()
-	}()
+		}()
+	}
 	return ah
 }
 
@@ -203,20 +191,13 @@ func (ah *ahead) wait() {
 	ah.wg.Wait()
 }
 
-// decodeRecords decodes archive ai's records in the window, or from a
-// prefix table's tail on, now.
-func (sc *scan) decodeRecords(ai int, from *archive.Position, open []coltable.Series) decoded {
-	d, err := sc.decodeWith(sc.ctx, ai, from, open)
-	return decoded{d, err}
-}
-
 // decodeWith reads one archive's records in the window, or from a prefix
 // table's tail on, through the pipeline that builds column tables
 // (coltable.Decode). Only the series some selected metric's matchers
 // accept are kept. It may run beside the decoding of another archive of
 // the scan: what it does to the gathering (a new series, when a series
 // has its first value) is done under sc.mu.
-func (sc *scan) decodeWith(ctx context.Context, ai int, from *archive.Position, open []coltable.Series) (*coltable.Decoded, error) {
+func (sc *scan) decodeWith(ctx context.Context, ai int, from *archive.Position, open []coltable.Series) decoded {
 	g, o := sc.g, sc.opened[ai]
 	opt := coltable.DecodeOptions{Start: sc.win.start, End: sc.win.end, PMIDs: sc.pmids, From: from, Open: open, FirstOnly: g.presence, Ctx: ctx,
 		Want: func(pmid archive.PMID, inst int32, iname string, named bool) bool {
@@ -236,7 +217,8 @@ func (sc *scan) decodeWith(ctx context.Context, ai int, from *archive.Position, 
 		opt.MaxSamples = max(limit-g.samples, 0) + 1
 		sc.mu.Unlock()
 	}
-	return coltable.Decode(o.Archive, opt)
+	d, err := coltable.Decode(o.Archive, opt)
+	return decoded{d, err}
 }
 
 // take takes the series of archive ai's decoding, as from a table on
