@@ -127,6 +127,15 @@ func readWhole(path string, dec *xz.Decoder) ([]byte, error) {
 	return readAll(src)
 }
 
+// DecompressedSize is the size of the file at path once decompressed,
+// when that is known without decompressing it (see decompressedSize).
+func DecompressedSize(path string) (n int64, ok bool, err error) { return decompressedSize(path) }
+
+// LabelLen is the length of a volume's label record in an archive of
+// the given format version (132 bytes in v2, 808 in v3): a volume's
+// records start there.
+func LabelLen(version int) int { return labelLen(version) }
+
 // readHead reads the first min(volumeHead, size) decompressed bytes of a
 // volume of the given decompressed size.
 func readHead(path string, dec *xz.Decoder, size int64) ([]byte, error) {

@@ -130,3 +130,13 @@ func checkLabels(ref Label, refFile string, other Label, otherFile string) error
 	}
 	return nil
 }
+
+// RecordTime is the time (ns) of the data record that starts rec (its
+// length word first, at least 16 bytes) in an archive of the given format
+// version.
+func RecordTime(version int, rec []byte) int64 {
+	if version == 3 {
+		return v3Time(rec[4:])
+	}
+	return v2Time(rec[4:])
+}

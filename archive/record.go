@@ -33,6 +33,10 @@ type Record struct {
 	layout uint64 // see Layout
 }
 
+// Raw returns the record as it is in its volume, from its leading length
+// word to its trailing one. It belongs to the Reader, as the Record does.
+func (r *Record) Raw() []byte { return r.buf }
+
 // Layout identifies the layout of a record the Reader decoded the short
 // way (sameCache), or of one it remembered: two records of one Reader with
 // the same nonzero Layout have the same sets (PMIDs, descriptors, value

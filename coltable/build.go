@@ -35,6 +35,7 @@ func StartPrefix(a *archive.Archive, old *Table, yield func()) (*PrefixBuild, er
 		}
 	} else {
 		b = newTableBuilder(a)
+		b.hist = newHistory(a)
 	}
 	b.yield = yield
 	return &PrefixBuild{b: b}, nil

@@ -88,6 +88,11 @@ type Table struct {
 	sparse []atomic.Pointer[[]chunkRef]
 	// inMemory: made by Decode, its series' chunks in Series.mem.
 	inMemory bool
+	// The records section (history.go) is at [histOff, histEnd), its
+	// CRC-32C histSum; it is read only to join tables (Join).
+	histOff, histEnd int64
+	histSum          uint32
+	hist             *history // being written
 
 	// twins are the compressed files found in place of files a prefix
 	// table was built from, and whether each held the same bytes, by
@@ -150,13 +155,13 @@ type sourceFile struct {
 const sumLen = 4096
 
 const (
-	tableMagic  = "PCPRRTB4"
+	tableMagic  = "PCPRRTB5"
 	trailerLen  = 8 + 8 + 8 + 4 + 8 + 4 + 8
 	chunkHdrLen = 8 + 8 + 4 + 1 + 4
 	refLen      = 8 + 4
 	// Version is the format version, part of every table file's name:
 	// the store sweeps tables of other versions.
-	Version = 4
+	Version = 5
 
 	chunkFirstStale = 1
 	chunkLastStale  = 2
@@ -359,6 +364,8 @@ type tableBuilder struct {
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see multiarchive's throttle).
 	yield func()
+	// hist, for a table to be written, notes every record read.
+	hist *history
 }
 
 // setCache is what the value set at one position of the last record
@@ -398,6 +405,21 @@ func newTableBuilder(a *archive.Archive) *tableBuilder {
 // it is (a series may have chunks of fewer than 120 samples); a series
 // whose last sample is a value is open, so a <mark> in the tail ends it.
 func extendTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
+	b, err := loadTable(a, t)
+	if err != nil {
+		return nil, err
+	}
+	if b.hist, err = t.readHistory(); err != nil {
+		return nil, err
+	}
+	pos := *t.Tail
+	b.pos = &pos
+	return b, nil
+}
+
+// loadTable returns a builder of archive a holding table t's series; a
+// series whose last sample is a value is open.
+func loadTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
 	b := newTableBuilder(a)
 	f, err := os.Open(t.Path)
 	if err != nil {
@@ -428,8 +450,6 @@ func extendTable(a *archive.Archive, t *Table) (*tableBuilder, error) {
 	if t.First <= t.Last {
 		b.first, b.last = t.First, t.Last
 	}
-	pos := *t.Tail
-	b.pos = &pos
 	return b, nil
 }
 
@@ -461,6 +481,9 @@ func (b *tableBuilder) feed() error {
 		}
 		rec := r.Record()
 		b.first, b.last = min(b.first, rec.Time), max(b.last, rec.Time)
+		if b.hist != nil {
+			b.hist.noteRecord(rec)
+		}
 		ms := floorMs(rec.Time)
 		if !rec.Mark && b.bat.layout != 0 {
 			ok, err := b.staged(rec, ms)
@@ -635,6 +658,7 @@ func (b *tableBuilder) span() (first, last int64) {
 // calling yield between batches of records (see tableBuilder).
 func buildTable(a *archive.Archive, path string, yield func()) (*Table, error) {
 	b := newTableBuilder(a)
+	b.hist = newHistory(a)
 	b.yield = yield
 	if err := b.feed(); err != nil {
 		return nil, err
@@ -673,6 +697,10 @@ func (b *tableBuilder) write(path string, prefix bool) (*Table, error) {
 	}
 	order := b.order
 	sort.Slice(order, func(i, j int) bool { return keyLess(order[i].key, order[j].key) })
+	if b.hist != nil {
+		b.hist.setDescs(b.a.Meta, order)
+		t.hist = b.hist
+	}
 	return t, t.write(order)
 }
 
@@ -832,6 +860,20 @@ func (t *Table) write(order []*seriesBuild) error {
 		s.buf = nil
 	}
 	t.sparse = make([]atomic.Pointer[[]chunkRef], len(t.Series))
+	{
+		// A table always has a records section; one without records
+		// (version 0) joins with nothing.
+		h := t.hist
+		if h == nil {
+			h = &history{}
+		}
+		sec := h.encode(nil, off)
+		w.Write(sec)
+		t.histOff, t.histEnd = off, off+int64(len(sec)-histFooterLen)
+		t.histSum = binary.BigEndian.Uint32(sec[len(sec)-4:])
+		off += int64(len(sec))
+		t.hist = nil
+	}
 	dir := t.encodeDirectory()
 	prefixOff := off + int64(len(dir))
 	dir = t.encodePrefix(dir)
@@ -927,29 +969,18 @@ func Open(path string) (*Table, error) {
 	}
 	size := fi.Size()
 	bad := func(msg string) error { return fmt.Errorf("%s: damaged table: %s", path, msg) }
-	if size < int64(len(tableMagic)+trailerLen) {
-		return nil, bad("too short")
-	}
-	tr := make([]byte, trailerLen)
-	if _, err := f.ReadAt(tr, size-trailerLen); err != nil {
+	tr, err := readTrailer(f, size, path)
+	if err != nil {
 		return nil, err
 	}
+	t := &Table{Path: path, First: tr.first, Last: tr.last, histOff: tr.histOff, histEnd: tr.histEnd, histSum: tr.histSum}
 	be := binary.BigEndian
-	if string(tr[trailerLen-len(tableMagic):]) != tableMagic {
-		return nil, bad("no trailer")
-	}
-	t := &Table{Path: path, First: int64(be.Uint64(tr)), Last: int64(be.Uint64(tr[8:]))}
-	dirOff := int64(be.Uint64(tr[16:]))
-	n := int(be.Uint32(tr[24:]))
-	prefixOff := int64(be.Uint64(tr[28:]))
-	if dirOff < int64(len(tableMagic)) || prefixOff < dirOff || prefixOff > size-trailerLen {
-		return nil, bad("directory offset")
-	}
+	dirOff, prefixOff, n := tr.dirOff, tr.prefixOff, tr.n
 	dir := make([]byte, size-trailerLen-dirOff)
 	if _, err := f.ReadAt(dir, dirOff); err != nil {
 		return nil, err
 	}
-	if crc32.ChecksumIEEE(dir) != be.Uint32(tr[36:]) {
+	if crc32.ChecksumIEEE(dir) != tr.sum {
 		return nil, bad("directory checksum")
 	}
 	dir, prefix := dir[:prefixOff-dirOff], dir[prefixOff-dirOff:]
@@ -974,7 +1005,7 @@ func Open(path string) (*Table, error) {
 		s.off, s.len = int64(be.Uint64(dir[20:])), int(be.Uint32(dir[28:]))
 		s.nrefs = int(be.Uint16(dir[32:]))
 		dir = dir[34:]
-		if s.off-int64(s.nrefs*refLen) < int64(len(tableMagic)) || s.off+int64(s.len) > dirOff {
+		if s.off-int64(s.nrefs*refLen) < int64(len(tableMagic)) || s.off+int64(s.len) > t.histOff {
 			return nil, bad("series region outside the file")
 		}
 		t.Series = append(t.Series, s)
@@ -984,6 +1015,47 @@ func Open(path string) (*Table, error) {
 	}
 	t.sparse = make([]atomic.Pointer[[]chunkRef], len(t.Series))
 	return t, nil
+}
+
+// trailer is a table file's trailer, and where its records section is.
+type trailer struct {
+	first, last       int64
+	dirOff, prefixOff int64
+	n                 int
+	sum               uint32
+	histOff, histEnd  int64
+	histSum           uint32
+}
+
+// readTrailer reads and checks a table file's trailer and the footer of
+// its records section (just before the directory).
+func readTrailer(f *os.File, size int64, path string) (trailer, error) {
+	bad := func(msg string) error { return fmt.Errorf("%s: damaged table: %s", path, msg) }
+	if size < int64(len(tableMagic)+histFooterLen+trailerLen) {
+		return trailer{}, bad("too short")
+	}
+	b := make([]byte, trailerLen)
+	if _, err := f.ReadAt(b, size-trailerLen); err != nil {
+		return trailer{}, err
+	}
+	be := binary.BigEndian
+	if string(b[trailerLen-len(tableMagic):]) != tableMagic {
+		return trailer{}, bad("no trailer")
+	}
+	tr := trailer{first: int64(be.Uint64(b)), last: int64(be.Uint64(b[8:])), dirOff: int64(be.Uint64(b[16:])),
+		n: int(be.Uint32(b[24:])), prefixOff: int64(be.Uint64(b[28:])), sum: be.Uint32(b[36:])}
+	if tr.dirOff < int64(len(tableMagic)+histFooterLen) || tr.prefixOff < tr.dirOff || tr.prefixOff > size-trailerLen {
+		return trailer{}, bad("directory offset")
+	}
+	var foot [histFooterLen]byte
+	if _, err := f.ReadAt(foot[:], tr.dirOff-histFooterLen); err != nil {
+		return trailer{}, err
+	}
+	tr.histOff, tr.histEnd, tr.histSum = int64(be.Uint64(foot[:])), tr.dirOff-histFooterLen, be.Uint32(foot[8:])
+	if tr.histOff < int64(len(tableMagic)) || tr.histOff > tr.histEnd {
+		return trailer{}, bad("records section offset")
+	}
+	return tr, nil
 }
 
 func (t *Table) decodePrefix(b []byte) string {

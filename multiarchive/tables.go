@@ -44,6 +44,9 @@ type tableStore struct {
 	prefixLRU  []string
 	extended   uint64    // prefix tables built or extended
 	promoted   uint64    // whole tables made by extending a prefix table
+	joined     uint64    // whole tables joined from the tables of merged archives
+	// summaries of content tables, by identity, for join (tablejoin.go).
+	summaries map[string]coltable.Summary
 	planned    time.Time // when the backlog was last planned
 	dirBytes   int64     // the tables' total size at the last bound check
 	evicted    uint64    // tables removed by the bound
@@ -483,6 +486,9 @@ func (ts *tableStore) exists(path string) bool {
 func (ts *tableStore) build(o Opened, path string, pause *throttle) *coltable.Table {
 	t, err := ts.extendToWhole(o, path, pause)
 	if t == nil && err == nil {
+		t, err = ts.join(o, path)
+	}
+	if t == nil && err == nil {
 		t, err = coltable.Build(o.Archive, path, yield(pause))
 	}
 	if err != nil {
@@ -821,6 +827,9 @@ type TableStats struct {
 	// Promoted counts whole tables made by extending the prefix table an
 	// archive had while it was its host's newest (no record read twice).
 	Promoted uint64 `json:"promoted"`
+	// Joined counts whole tables joined from the tables of the archives
+	// pmlogextract merged into their archive (no record read).
+	Joined uint64 `json:"joined"`
 	// Bytes is the tables' total size at the last check of the bound
 	// MaxBytes (0: none), and Evicted the tables the bound removed.
 	Bytes    int64  `json:"bytes"`
@@ -841,5 +850,5 @@ func (s *Set) tableStats() TableStats {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	return TableStats{Dir: ts.dir, Loaded: len(ts.loaded), Built: ts.built, Failed: len(ts.failed), Prefixes: len(ts.prefixes), Extended: ts.extended,
-		Promoted: ts.promoted, Bytes: ts.dirBytes, MaxBytes: ts.maxBytes, Evicted: ts.evicted, Backlog: ts.backlog.stats()}
+		Promoted: ts.promoted, Joined: ts.joined, Bytes: ts.dirBytes, MaxBytes: ts.maxBytes, Evicted: ts.evicted, Backlog: ts.backlog.stats()}
 }

@@ -46,8 +46,8 @@ const (
 // all along as a dashboard would. At every step the answers over all time
 // are exactly libpcp's reading of the directory at that moment (up to the
 // last record libpcp read, since pmlogger keeps appending), and the table
-// store does no decoding it need not: compression, merge and cull build
-// no whole table of content already indexed, and the day pmlogger wrote
+// store does no decoding it need not: compression, merge and cull decode
+// no record already indexed, and the day pmlogger wrote
 // while the Set ran gets its whole table from its prefix table.
 //
 //  1. pmlogger writes A in 2 s volumes: a prefix table, extended as it grows.
@@ -59,7 +59,8 @@ const (
 //     moved to a subdirectory and renamed: A keeps its table, by content;
 //     nothing is built.
 //  5. pmlogger restarts into C (B promoted), then pmlogextract merges A and
-//     B into M and they are removed: M is new content, built once.
+//     B into M and they are removed: M is new content, and its table is
+//     joined from A's and B's without its records being read.
 //  6. M is culled: C alone is served, with no problem.
 func TestArchiveLifecycle(t *testing.T) {
 	if testing.Short() {
@@ -245,7 +246,12 @@ func TestArchiveLifecycle(t *testing.T) {
 	lc.rescanUntil(M, C)
 	lc.check()
 	lc.settle()
-	lc.expect(3, 2, 3) // M is new content: built once, from its records
+	// M is new content, but its records are A's and B's: its table is
+	// joined from theirs, none of its records read.
+	lc.expect(3, 2, 3)
+	if st := lc.stats(); st.Joined != 1 {
+		t.Errorf("%s: %d tables joined from the pieces' tables, want 1 (%+v)", lc.step, st.Joined, st)
+	}
 	lc.wholeTable(M)
 	merged := lc.check()
 	lc.settle()

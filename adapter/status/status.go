@@ -46,6 +46,7 @@ type SetCollector struct {
 	backlogN, backlogB, backlogRate  *prometheus.Desc
 	backlogETA, tableBytes, evicted  *prometheus.Desc
 	promoted                         *prometheus.Desc
+	joined                           *prometheus.Desc
 }
 
 // NewSetCollector returns a collector over src.
@@ -76,6 +77,7 @@ func NewSetCollector(src StatusSource) *SetCollector {
 		tableBytes:  d("table_dir_bytes", "Total size of the column tables in --cache.dir at the last check."),
 		evicted:     d("tables_evicted_total", "Column tables removed, least recently used first, to keep --cache.dir within --cache.dir-size."),
 		promoted:    d("tables_promoted_total", "Whole tables made from the prefix table of an archive this server saw written (its records not read again)."),
+		joined:      d("tables_joined_total", "Whole tables joined from the tables of the archives pmlogextract merged into their archive (its records not read)."),
 		lowest: prometheus.NewDesc("prometheus_tsdb_lowest_timestamp_seconds",
 			"Start of the earliest archive served (absent before the first archive is found).", nil, nil),
 	}
@@ -84,7 +86,7 @@ func NewSetCollector(src StatusSource) *SetCollector {
 // Describe implements prometheus.Collector.
 func (c *SetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.hosts, c.archives, c.skipped, c.probs, c.overlaps, c.cacheN, c.cacheB, c.hits, c.misses, c.evictions, c.scanned, c.lowest,
-		c.backlogN, c.backlogB, c.backlogRate, c.backlogETA, c.tableBytes, c.evicted, c.promoted} {
+		c.backlogN, c.backlogB, c.backlogRate, c.backlogETA, c.tableBytes, c.evicted, c.promoted, c.joined} {
 		ch <- d
 	}
 }
@@ -125,6 +127,7 @@ func (c *SetCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.tableBytes, float64(tb.Bytes))
 		k(c.evicted, float64(tb.Evicted))
 		k(c.promoted, float64(tb.Promoted))
+		k(c.joined, float64(tb.Joined))
 	}
 	if lowest, ok := lowestStart(st.Hosts); ok {
 		// Milliseconds, floored as every timestamp we serve, in seconds
