@@ -80,20 +80,15 @@ type tableStore struct {
 	// again beside a builder at full speed), yet queries that keep coming
 	// must not stop the builds for good.
 	direct atomic.Int32
-	// directSince is when (ns) direct last went from 0 to 1.
-	directSince atomic.Int64
-	pause       throttle
+	pause  throttle
 }
 
 // throttle paces the builder while queries read archives directly.
 type throttle struct {
-	busy func() bool
-	// busyFor is how long queries have been reading directly without a
-	// break; nil: long.
-	busyFor func() time.Duration
-	sleep   func(time.Duration)
-	now     func() time.Time
-	since   time.Time // when the builder last started work
+	busy  func() bool
+	sleep func(time.Duration)
+	now   func() time.Time
+	since time.Time // when the builder last started work
 }
 
 const (
@@ -106,24 +101,13 @@ const (
 // for the job is not work.
 func (t *throttle) begin() { t.since = t.now() }
 
-// yield is called by the builder between batches of records. When queries
-// have begun reading directly less than quietWait ago, it waits until they
-// are done or have read that long (as quiet does before a build), so that
-// the first queries of a server just started, or of a dashboard just
-// opened, have the CPUs to themselves; after that it pauses the builder
-// (throttleShare-1) times as long as it has worked since the last pause,
-// so that queries that never stop do not stop the builds.
+// yield is called by the builder between batches of records; it pauses
+// the builder (throttleShare-1) times as long as it has worked since the
+// last pause, when queries read directly.
 func (t *throttle) yield() {
 	now := t.now()
 	if t.since.IsZero() || !t.busy() {
 		t.since = now
-		return
-	}
-	if t.busyFor != nil && t.busyFor() < quietWait {
-		for t.busy() && t.busyFor() < quietWait {
-			t.sleep(quietPoll)
-		}
-		t.since = t.now()
 		return
 	}
 	worked := now.Sub(t.since)
@@ -142,9 +126,7 @@ func (s *Set) DirectRead() (done func()) {
 	if ts == nil || ts.sync {
 		return func() {}
 	}
-	if ts.direct.Add(1) == 1 {
-		ts.directSince.Store(time.Now().UnixNano())
-	}
+	ts.direct.Add(1)
 	var once sync.Once
 	return func() { once.Do(func() { ts.direct.Add(-1) }) }
 }
@@ -224,8 +206,7 @@ func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 	if s != nil {
 		ts.maxBytes = s.opts.TableMaxBytes
 	}
-	ts.pause = throttle{busy: func() bool { return ts.direct.Load() > 0 }, sleep: time.Sleep, now: time.Now,
-		busyFor: func() time.Duration { return time.Since(time.Unix(0, ts.directSince.Load())) }}
+	ts.pause = throttle{busy: func() bool { return ts.direct.Load() > 0 }, sleep: time.Sleep, now: time.Now}
 	ts.backlog.init()
 	ts.sweep()
 	ts.loadNames()
@@ -445,14 +426,13 @@ func (ts *tableStore) quiet(j tableJob) {
 		time.Sleep(quietGrace)
 	}
 	for deadline := time.Now().Add(quietWait); ts.direct.Load() > 0 && time.Now().Before(deadline); {
-		time.Sleep(quietPoll)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
 const (
 	quietWait  = 2 * time.Second
 	quietGrace = 10 * time.Millisecond
-	quietPoll  = 5 * time.Millisecond
 )
 
 // runWhole builds the whole table of a closed archive unless it has one

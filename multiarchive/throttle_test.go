@@ -45,38 +45,6 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
-// TestThrottleNewQuery: a builder that meets queries which began reading
-// directly less than quietWait ago waits for them to finish, without
-// working; once they have read for quietWait it works its share again.
-func TestThrottleNewQuery(t *testing.T) {
-	now := time.Unix(1000, 0)
-	began := now
-	busyUntil := now.Add(300 * time.Millisecond)
-	var slept time.Duration
-	th := throttle{
-		busy:    func() bool { return now.Before(busyUntil) },
-		busyFor: func() time.Duration { return now.Sub(began) },
-		sleep:   func(d time.Duration) { slept += d; now = now.Add(d) },
-		now:     func() time.Time { return now },
-	}
-	th.begin()
-	now = now.Add(40 * time.Millisecond)
-	th.yield()
-	if now.Before(busyUntil) || slept < 260*time.Millisecond || slept > 265*time.Millisecond {
-		t.Fatalf("a new query: slept %v, until %v (query done at %v)", slept, now.Sub(began), busyUntil.Sub(began))
-	}
-	// A query that goes on past quietWait: the builder works its share.
-	busyUntil = now.Add(time.Hour)
-	began = now.Add(-quietWait)
-	slept = 0
-	th.begin()
-	now = now.Add(40 * time.Millisecond)
-	th.yield()
-	if slept != (throttleShare-1)*40*time.Millisecond {
-		t.Fatalf("a long query: slept %v, want %v", slept, (throttleShare-1)*40*time.Millisecond)
-	}
-}
-
 // TestDirectRead checks the count of direct readers that the builder
 // looks at: each done counts once, and a Set without background builds
 // (no table directory, or builds on the caller's goroutine) ignores it.

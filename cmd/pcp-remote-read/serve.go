@@ -242,12 +242,9 @@ func (s *server) httpServer() *http.Server {
 	}
 }
 
-// backlogDelay is how long the background indexer waits after start
-// before it plans: the first scan's archives settle. A restarted server
-// is asked at once by every dashboard that waited; their queries that
-// read archives directly stop the builds for up to 2 s each, as any new
-// query does (see multiarchive's throttle).
-const backlogDelay = 250 * time.Millisecond
+// backlogDelay is how long the background indexer waits after start: a
+// restarted server is asked at once by every dashboard that waited.
+const backlogDelay = 2 * time.Second
 
 // open indexes the archives, then puts the data endpoints in place and
 // starts the rescans.
