@@ -273,11 +273,35 @@ func (ts *tableStore) planBacklog(hosts []*Timeline, closed []*Entry) {
 			// A server just started answers its first queries (the
 			// dashboards of everyone who waited for it) before it
 			// indexes.
-			time.Sleep(delay)
+			ts.waitIdle(delay, firstPlanMax)
 		}
 		ts.plan(hosts)
 	}()
 }
+
+// waitIdle returns once no query has read an archive directly for d (and
+// d has passed), or after most: a query that found no table is then
+// answered, its answer sent, before the first builds start; queries
+// that never stop do not hold them off for good.
+func (ts *tableStore) waitIdle(d, most time.Duration) {
+	start := time.Now()
+	time.Sleep(d)
+	for time.Since(start) < most {
+		if ts.direct.Load() == 0 {
+			idle := time.Since(time.Unix(0, ts.directEnd.Load()))
+			if idle >= d {
+				return
+			}
+			time.Sleep(d - idle)
+			continue
+		}
+		time.Sleep(quietPoll)
+	}
+}
+
+// firstPlanMax is how long the first plan waits at most for queries to
+// stop (waitIdle).
+const firstPlanMax = 30 * time.Second
 
 // planEvery is how often the backlog is planned at most.
 const planEvery = 10 * time.Second

@@ -54,9 +54,10 @@ type Options struct {
 	// background, each on one CPU at most (0: one). Queries come first:
 	// builders slow down while a query reads an archive directly.
 	TableBuilders int
-	// BacklogDelay is how long after Open the backlog is first planned:
-	// the first queries of a server just started come before its
-	// indexing (0: at once).
+	// BacklogDelay is how long after Open, and after the last query that
+	// read an archive directly, the backlog is first planned (at most 30 s
+	// after Open): the first queries of a server just started come before
+	// its indexing (0: at once).
 	BacklogDelay time.Duration
 	// XZ decodes the archives' multi-block .xz files (internal/xz); nil:
 	// one made for the Set.

@@ -80,7 +80,9 @@ type tableStore struct {
 	// again beside a builder at full speed), yet queries that keep coming
 	// must not stop the builds for good.
 	direct atomic.Int32
-	pause  throttle
+	// directEnd is when (ns) a query last stopped reading directly.
+	directEnd atomic.Int64
+	pause     throttle
 }
 
 // throttle paces the builder while queries read archives directly.
@@ -128,7 +130,12 @@ func (s *Set) DirectRead() (done func()) {
 	}
 	ts.direct.Add(1)
 	var once sync.Once
-	return func() { once.Do(func() { ts.direct.Add(-1) }) }
+	return func() {
+		once.Do(func() {
+			ts.directEnd.Store(time.Now().UnixNano())
+			ts.direct.Add(-1)
+		})
+	}
 }
 
 // tableJob is a build the builder is asked for: of an opened archive
@@ -426,13 +433,14 @@ func (ts *tableStore) quiet(j tableJob) {
 		time.Sleep(quietGrace)
 	}
 	for deadline := time.Now().Add(quietWait); ts.direct.Load() > 0 && time.Now().Before(deadline); {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(quietPoll)
 	}
 }
 
 const (
 	quietWait  = 2 * time.Second
 	quietGrace = 10 * time.Millisecond
+	quietPoll  = 5 * time.Millisecond
 )
 
 // runWhole builds the whole table of a closed archive unless it has one

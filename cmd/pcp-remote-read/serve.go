@@ -242,9 +242,10 @@ func (s *server) httpServer() *http.Server {
 	}
 }
 
-// backlogDelay is how long the background indexer waits after start: a
-// restarted server is asked at once by every dashboard that waited.
-const backlogDelay = 2 * time.Second
+// backlogDelay is how long the background indexer waits after start, and
+// after the last query that read archives without a table: a restarted
+// server is asked at once by every dashboard that waited.
+const backlogDelay = 500 * time.Millisecond
 
 // open indexes the archives, then puts the data endpoints in place and
 // starts the rescans.

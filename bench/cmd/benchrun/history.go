@@ -29,9 +29,10 @@ import (
 //     for it: each compressed day is found by its content.
 //   - Backlog: a fresh process over the week as stored (six .xz days and
 //     the plain newest), with an empty --cache.dir and no query, indexes
-//     it in the background. Its rate, in uncompressed bytes per second,
-//     is set against our own xz decoder's, on one core, over the same
-//     volumes.
+//     it in the background. Its rate, the week's uncompressed bytes (the
+//     six days' and the newest day's, whose prefix table it builds too)
+//     per second from the process' start to the last table, is set
+//     against our own xz decoder's, on one core, over the six days' files.
 
 // statusTables is what the history section reads of /status.
 type statusTables struct {
@@ -262,13 +263,22 @@ func (b *bench) backlogRun(closed, cpus int, raw int64, base, decodeSecs float64
 	if err != nil {
 		return err
 	}
-	ours := float64(raw) / secs
-	check := fmt.Sprintf("%d tables in %.1f s from start (builder: %s/s of building); %s decompressed in %.1f s by internal/xz on one core",
-		st.Tables.Built, secs, mibf(st.Tables.Backlog.Rate), mib(raw), decodeSecs)
+	// The indexer indexes the whole week in that time: the closed days
+	// (raw, decompressed) and the newest, plain day (its prefix table);
+	// the time from start also holds the wait before the first plan.
+	var live int64
+	for _, ext := range []string{".0", ".meta"} {
+		if fi, err := os.Stat(b.ci.base(closed) + ext); err == nil {
+			live += fi.Size()
+		}
+	}
+	ours := float64(raw+live) / secs
+	check := fmt.Sprintf("%d tables and the newest day's prefix table (%s of the week: %s in %d xz days, %s plain) in %.1f s from start, with the wait before the first plan (builder: %s/s of building); %s decompressed in %.1f s by internal/xz on one core",
+		st.Tables.Built, mib(raw+live), mib(raw), closed, mib(live), secs, mibf(st.Tables.Backlog.Rate), mib(raw), decodeSecs)
 	if st.Tables.Failed > 0 {
 		check = fmt.Sprintf("FAILED: %d tables; ", st.Tables.Failed) + check
 	}
-	name := fmt.Sprintf("backlog: the stored week (%d xz days), never seen, indexed in the background with no query (--cache.build-cpus=%d): uncompressed bytes per second", closed, cpus)
+	name := fmt.Sprintf("backlog: the stored week (%d xz days and the plain newest), never seen, indexed in the background with no query (--cache.build-cpus=%d): uncompressed bytes per second", closed, cpus)
 	target := ""
 	if cpus == 1 {
 		target = ">= 0.8" // the default: one core for decoding and building
