@@ -72,3 +72,31 @@ func TestDirectRead(t *testing.T) {
 		t.Fatal("a Set building on the caller's goroutine counts direct readers or yields")
 	}
 }
+
+// TestWaitIdle: the first backlog plan waits until no query has read
+// directly for the delay, and no longer than its bound while queries
+// never stop.
+func TestWaitIdle(t *testing.T) {
+	ts := newTableStore(t.TempDir(), false, 0, nil)
+	s := &Set{tables: ts}
+	defer s.Close()
+	start := time.Now()
+	done := s.DirectRead()
+	var ended time.Time
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		ended = time.Now()
+		done()
+	}()
+	ts.waitIdle(50*time.Millisecond, 10*time.Second)
+	if ended.IsZero() || time.Since(ended) < 50*time.Millisecond || time.Since(start) > 5*time.Second {
+		t.Fatalf("returned %v after start, %v after the query ended", time.Since(start), time.Since(ended))
+	}
+	// A query that never ends holds the plan off only until the bound.
+	defer s.DirectRead()()
+	start = time.Now()
+	ts.waitIdle(20*time.Millisecond, 200*time.Millisecond)
+	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("a query that never ends: returned after %v, want the 200 ms bound", d)
+	}
+}
