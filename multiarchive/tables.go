@@ -42,14 +42,14 @@ type tableStore struct {
 	superseded map[string]time.Time
 	prefixes   map[string]*coltable.Table // by archive base path
 	prefixLRU  []string
-	extended   uint64    // prefix tables built or extended
-	promoted   uint64    // whole tables made by extending a prefix table
-	joined     uint64    // whole tables joined from the tables of merged archives
+	extended   uint64 // prefix tables built or extended
+	promoted   uint64 // whole tables made by extending a prefix table
+	joined     uint64 // whole tables joined from the tables of merged archives
 	// summaries of content tables, by identity, for join (tablejoin.go).
 	summaries map[string]coltable.Summary
-	planned    time.Time // when the backlog was last planned
-	dirBytes   int64     // the tables' total size at the last bound check
-	evicted    uint64    // tables removed by the bound
+	planned   time.Time // when the backlog was last planned
+	dirBytes  int64     // the tables' total size at the last bound check
+	evicted   uint64    // tables removed by the bound
 	// tried is, by archive, the uncovered bytes when a prefix build last
 	// failed or found nothing new: the next try waits for tail more.
 	tried  map[string]int64
