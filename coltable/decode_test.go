@@ -147,15 +147,24 @@ func diffDecoded(want, got *Decoded, exact bool) string {
 			}
 			continue
 		}
-		a, err1 := appendSamples(nil, w.mem)
-		b, err2 := appendSamples(nil, g.mem)
-		if err1 != nil || err2 != nil || len(a) != len(b) {
-			return fmt.Sprintf("series %s/%d: %d samples (%v), want %d (%v)", w.PMID, w.Inst, len(b), err2, len(a), err1)
+		if msg := diffSamples(w, w.mem, g.mem); msg != "" {
+			return msg
 		}
-		for j := range a {
-			if a[j].t != b[j].t || !sameFloat(a[j].v, b[j].v) {
-				return fmt.Sprintf("series %s/%d, sample %d: %v, want %v", w.PMID, w.Inst, j, b[j], a[j])
-			}
+	}
+	return ""
+}
+
+// diffSamples says how the samples of two chunk sequences of series w
+// differ, "" when they are the same.
+func diffSamples(w Series, want, got []byte) string {
+	a, err1 := appendSamples(nil, want)
+	b, err2 := appendSamples(nil, got)
+	if err1 != nil || err2 != nil || len(a) != len(b) {
+		return fmt.Sprintf("series %s/%d: %d samples (%v), want %d (%v)", w.PMID, w.Inst, len(b), err2, len(a), err1)
+	}
+	for j := range a {
+		if a[j].t != b[j].t || !sameFloat(a[j].v, b[j].v) {
+			return fmt.Sprintf("series %s/%d, sample %d: %v, want %v", w.PMID, w.Inst, j, b[j], a[j])
 		}
 	}
 	return ""

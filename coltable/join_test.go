@@ -251,15 +251,8 @@ func diffTables(want, got *Table) string {
 		if err1 != nil || err2 != nil {
 			return fmt.Sprintf("series %d: %v / %v", i, err2, err1)
 		}
-		a, err1 := appendSamples(nil, wb)
-		b, err2 := appendSamples(nil, gb)
-		if err1 != nil || err2 != nil || len(a) != len(b) {
-			return fmt.Sprintf("series %s/%d: %d samples (%v), want %d (%v)", w.PMID, w.Inst, len(b), err2, len(a), err1)
-		}
-		for j := range a {
-			if a[j].t != b[j].t || !sameFloat(a[j].v, b[j].v) {
-				return fmt.Sprintf("series %s/%d, sample %d: %v, want %v", w.PMID, w.Inst, j, b[j], a[j])
-			}
+		if msg := diffSamples(w, wb, gb); msg != "" {
+			return msg
 		}
 	}
 	return ""
