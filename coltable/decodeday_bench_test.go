@@ -11,14 +11,7 @@ import (
 // path, such as the bench corpus' plain day) into chunks in memory, as a
 // query over every metric does on an empty cache.
 func BenchmarkDecodeDay(b *testing.B) {
-	path := os.Getenv("PCP_DECODE_DAY")
-	if path == "" {
-		b.Skip("PCP_DECODE_DAY not set")
-	}
-	a, err := archive.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, a := benchDay(b)
 	// As a query asks: every metric by PMID.
 	var pmids []archive.PMID
 	for _, d := range a.Meta.Descs {
@@ -36,4 +29,18 @@ func BenchmarkDecodeDay(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "samples")
 	}
+}
+
+// benchDay opens the archive PCP_DECODE_DAY names, skipping the
+// benchmark when it is not set.
+func benchDay(b *testing.B) (string, *archive.Archive) {
+	path := os.Getenv("PCP_DECODE_DAY")
+	if path == "" {
+		b.Skip("PCP_DECODE_DAY not set")
+	}
+	a, err := archive.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return path, a
 }

@@ -18,10 +18,7 @@ import (
 // PCP_JOIN_DIR (default: a temporary directory), and the merged day is
 // compressed with xz as pmlogger_daily leaves it.
 func BenchmarkJoinDay(b *testing.B) {
-	day := os.Getenv("PCP_DECODE_DAY")
-	if day == "" {
-		b.Skip("PCP_DECODE_DAY not set")
-	}
+	day, a := benchDay(b)
 	extract, err := exec.LookPath("pmlogextract")
 	if err != nil {
 		b.Skip("no pmlogextract")
@@ -29,10 +26,6 @@ func BenchmarkJoinDay(b *testing.B) {
 	dir := os.Getenv("PCP_JOIN_DIR")
 	if dir == "" {
 		dir = b.TempDir()
-	}
-	a, err := archive.Open(day)
-	if err != nil {
-		b.Fatal(err)
 	}
 	var times []int64
 	r := a.NewReader(archive.ReaderOptions{})
