@@ -51,13 +51,14 @@ func (g *gathering) fromArchives(ctx context.Context, host string, opened []mult
 	t1, t2 := win.start, win.end
 	bounds := make([]int64, len(opened))
 	g.touched = g.touched[:0]
-	// From the first archive read without a table to the end of the
-	// host, the background builders give way (Set.DirectRead): released
-	// between archives, they would start the builds this query queued.
+	// From the first archive read without a table until the querier is
+	// closed (the answer sent), the background builders give way
+	// (Set.DirectRead): released between archives, or once the records
+	// are read, they would start the builds this query queued beside it.
 	var direct func()
 	defer func() {
 		if direct != nil {
-			direct()
+			g.q.hold(direct)
 		}
 	}()
 	tables := make([]*coltable.Table, len(opened))

@@ -96,6 +96,13 @@ func (s *Storage) ChunkQuerier(mint, maxt int64) (storage.ChunkQuerier, error) {
 type querier struct {
 	s          *Storage
 	mint, maxt int64
+	// held are the Set.DirectRead marks of the archives this querier
+	// read without a table, released by Close: the background builders
+	// then wait until the answer is out, not only until it is read (a
+	// build started while the answer is sorted and sent slows it and
+	// adds its memory to the answer's).
+	mu   sync.Mutex
+	held []func()
 }
 
 type chunkQuerier struct{ querier }
@@ -119,7 +126,24 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 	return ss
 }
 
-func (q *querier) Close() error { return nil }
+// Close releases what the querier's reads held (see querier.held).
+func (q *querier) Close() error {
+	q.mu.Lock()
+	held := q.held
+	q.held = nil
+	q.mu.Unlock()
+	for _, done := range held {
+		done()
+	}
+	return nil
+}
+
+// hold keeps a Set.DirectRead mark until Close.
+func (q *querier) hold(done func()) {
+	q.mu.Lock()
+	q.held = append(q.held, done)
+	q.mu.Unlock()
+}
 
 // msBound keeps ms times where ns fit in an int64 (about ±292 years):
 // /api/v1/series without start and end sends about ±9.2e18 ms.

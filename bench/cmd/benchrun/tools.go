@@ -87,6 +87,9 @@ func (t *tools) cacheArgs() []string {
 
 func setupTools(root, rev string) (*tools, error) {
 	t := &tools{root: root, cache: filepath.Join(root, "bench", "cache")}
+	// BENCH_OURS_ENV (space-separated NAME=VALUE) is added to our server's
+	// environment only, for experiments such as GOGC=50.
+	t.oursEnv = strings.Fields(os.Getenv("BENCH_OURS_ENV"))
 	t.bin = filepath.Join(t.cache, "bin")
 	t.logs = filepath.Join(t.cache, "logs")
 	os.RemoveAll(t.logs) // this run's logs only
