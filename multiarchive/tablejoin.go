@@ -10,16 +10,17 @@ import (
 // join makes the whole table at path of an archive that pmlogextract
 // merged from archives whose tables the store has (pmlogger_daily's merge
 // of a day's pieces, docs/column-tables.md §10a), from their tables,
-// without reading its records. A nil table and error say it is not such
-// a merge, or no pieces' tables are here: the caller builds the table.
+// without reading its records. nil says it is not such a merge, or no
+// pieces' tables are here, or the join failed (logged): the caller builds
+// the table.
 //
 // The candidates are the content tables of the archive's host whose
 // first record lies in its time span: the store keeps each table's
 // summary (host, span), read from its file once.
-func (ts *tableStore) join(o Opened, path string) (*coltable.Table, error) {
+func (ts *tableStore) join(o Opened, path string) *coltable.Table {
 	cid, ok := parseContent(filepath.Base(path))
 	if !ok {
-		return nil, nil // no cheap identity: no cheap sizes either
+		return nil // no cheap identity: no cheap sizes either
 	}
 	m := o.Archive
 	from, to := m.Label.Start, int64(1<<63-1)
@@ -53,7 +54,7 @@ func (ts *tableStore) join(o Opened, path string) (*coltable.Table, error) {
 		cands = append(cands, t)
 	}
 	if len(cands) == 0 {
-		return nil, nil
+		return nil
 	}
 	t, n, why, err := coltable.Join(m, cands, path)
 	if err != nil || t == nil {
@@ -62,13 +63,13 @@ func (ts *tableStore) join(o Opened, path string) (*coltable.Table, error) {
 		} else {
 			ts.set.log.Debug("table not joined from tables of the same host", "archive", o.Entry.Files.Base, "candidates", len(cands), "why", why)
 		}
-		return nil, nil
+		return nil
 	}
 	ts.mu.Lock()
 	ts.joined++
 	ts.mu.Unlock()
 	ts.set.log.Info("table joined from the tables of the archives merged into it", "archive", o.Entry.Files.Base, "pieces", n)
-	return t, nil
+	return t
 }
 
 // summary is the summary of the content table cid, read once; false when
@@ -88,9 +89,6 @@ func (ts *tableStore) summary(cid string) (coltable.Summary, bool) {
 		return s, false
 	}
 	ts.mu.Lock()
-	if ts.summaries == nil {
-		ts.summaries = map[string]coltable.Summary{}
-	}
 	ts.summaries[cid] = s
 	ts.mu.Unlock()
 	return s, true

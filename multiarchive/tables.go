@@ -209,7 +209,8 @@ func newTableStore(dir string, syncBuild bool, tail int64, s *Set) *tableStore {
 	}
 	ts := &tableStore{dir: dir, sync: syncBuild, tail: tail, set: s, loaded: map[string]*coltable.Table{}, pending: map[string]bool{},
 		failed: map[string]string{}, superseded: map[string]time.Time{}, prefixes: map[string]*coltable.Table{}, tried: map[string]int64{},
-		ids: map[string]string{}, contents: map[string]bool{}, failedBase: map[string]string{}, touched: map[string]time.Time{}}
+		ids: map[string]string{}, contents: map[string]bool{}, failedBase: map[string]string{}, touched: map[string]time.Time{},
+		summaries: map[string]coltable.Summary{}}
 	if s != nil {
 		ts.maxBytes = s.opts.TableMaxBytes
 	}
@@ -494,7 +495,7 @@ func (ts *tableStore) exists(path string) bool {
 func (ts *tableStore) build(o Opened, path string, pause *throttle) *coltable.Table {
 	t, err := ts.extendToWhole(o, path, pause)
 	if t == nil && err == nil {
-		t, err = ts.join(o, path)
+		t = ts.join(o, path)
 	}
 	if t == nil && err == nil {
 		t, err = coltable.Build(o.Archive, path, yield(pause))
