@@ -22,6 +22,19 @@ type batch struct {
 	times  []int64 // ms of each row
 	max    int     // rows held at most
 	claim  uint64  // see seriesBuild.claim
+	// cols are the layout's series, each with its column in a row, in
+	// the order flush adds them.
+	cols []batchCol
+	// With a flushPool: the rows and times of the batch being added while
+	// the next one fills.
+	spareRows  []float64
+	spareTimes []int64
+}
+
+// batchCol is one series of a batch and where its numbers are in a row.
+type batchCol struct {
+	s   *seriesBuild
+	col int
 }
 
 // batchBytes bounds the numbers a batch holds: its rows are read column by
@@ -70,7 +83,7 @@ func (b *tableBuilder) staged(rec *archive.Record, ms int64) (bool, error) {
 	bt.rows = append(bt.rows, nums...)
 	bt.times = append(bt.times, ms)
 	if len(bt.times) >= bt.max {
-		return true, b.flush()
+		return true, b.dispatch()
 	}
 	return true, nil
 }
@@ -86,7 +99,7 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 		return
 	}
 	sets := rec.Sets()
-	bt.active = bt.active[:0]
+	bt.active, bt.cols = bt.active[:0], bt.cols[:0]
 	bt.claim++
 	width := 0
 	for k := range sets {
@@ -99,7 +112,7 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 		if bad > 0 || len(c.series) != len(vals) || vs.NumbersAt() != width {
 			return
 		}
-		for _, s := range c.series {
+		for j, s := range c.series {
 			if s == nil {
 				continue
 			}
@@ -107,6 +120,7 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 				return // two values of one series in a record
 			}
 			s.claim = bt.claim
+			bt.cols = append(bt.cols, batchCol{s, width + j})
 		}
 		c.col = width
 		width += len(vals)
@@ -123,34 +137,155 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 	bt.rows, bt.times = bt.rows[:0], bt.times[:0]
 }
 
-// flush adds the batch's rows to their series.
+// flush adds the batch's rows to their series: when it returns, every
+// record read has been added.
 func (b *tableBuilder) flush() error {
+	if err := b.dispatch(); err != nil {
+		return err
+	}
+	return b.settle()
+}
+
+// dispatch adds the batch's rows to their series: at once, or with a
+// flushPool on its workers while the next batch fills (settle waits).
+func (b *tableBuilder) dispatch() error {
 	bt := &b.bat
 	if len(bt.times) == 0 {
 		return nil
 	}
-	var kept int64
-	for _, k := range bt.active {
-		c := &b.sets[k]
-		for j, s := range c.series {
-			if s == nil {
-				continue
-			}
-			n := s.addColumn(bt.times, bt.rows[c.col+j:], bt.width)
-			if n > 0 && !s.open {
-				s.open = true
-				b.open = append(b.open, s)
-			}
-			kept += int64(n)
-		}
+	p := b.pool
+	if p == nil {
+		kept, opened := addRows(bt.cols, bt.times, bt.rows, bt.width, nil)
+		b.open = append(b.open, opened...)
+		bt.rows, bt.times = bt.rows[:0], bt.times[:0]
+		return b.count(kept)
 	}
-	bt.rows, bt.times = bt.rows[:0], bt.times[:0]
+	// The batch before is added by now, and its buffers are free.
+	if err := b.settle(); err != nil {
+		return err
+	}
+	p.start(bt.cols, bt.times, bt.rows, bt.width)
+	if cap(bt.spareRows) < cap(bt.rows) {
+		bt.spareRows, bt.spareTimes = make([]float64, 0, cap(bt.rows)), make([]int64, 0, cap(bt.times))
+	}
+	bt.rows, bt.spareRows = bt.spareRows[:0], bt.rows
+	bt.times, bt.spareTimes = bt.spareTimes[:0], bt.times
+	return nil
+}
+
+// settle waits for the batch the pool is adding, if any.
+func (b *tableBuilder) settle() error {
+	if b.pool == nil || !b.pool.busy {
+		return nil
+	}
+	kept, opened := b.pool.wait()
+	b.open = append(b.open, opened...)
+	return b.count(kept)
+}
+
+// count notes kept more samples kept and checks the bound on them.
+func (b *tableBuilder) count(kept int64) error {
 	// As record counts them: b.samples kept since it last added them to
 	// the budget all parts of a Decode share.
 	if b.opt.MaxSamples > 0 && b.budget.Add(kept)+b.samples > b.opt.MaxSamples {
 		return ErrSampleLimit
 	}
 	return nil
+}
+
+// addRows adds the rows (times[i], rows[i*width:]) to the series of cols,
+// and returns how many samples were kept and the series they opened
+// (appended to opened).
+func addRows(cols []batchCol, times []int64, rows []float64, width int, opened []*seriesBuild) (int64, []*seriesBuild) {
+	var kept int64
+	for _, c := range cols {
+		n := c.s.addColumn(times, rows[c.col:], width)
+		if n > 0 && !c.s.open {
+			c.s.open = true
+			opened = append(opened, c.s)
+		}
+		kept += int64(n)
+	}
+	return kept, opened
+}
+
+// A flushPool adds batches to their series on workers of their own, each
+// taking a share of the series, while the builder reads the next records:
+// reading (copying the volume in, checking and decoding each record) and
+// encoding the samples then run side by side, and the volume is read once
+// however many CPUs share the encoding. The series are the workers' while
+// they run, and the builder's after settle: it waits for them before it
+// touches a series itself (a record added the long way, a <mark>, a new
+// layout). A series is added by one worker, its rows in order, so the
+// chunks are those of adding the batch at once.
+type flushPool struct {
+	jobs []chan flushJob
+	done []chan flushResult
+	busy bool
+}
+
+type flushJob struct {
+	cols  []batchCol
+	times []int64
+	rows  []float64
+	width int
+}
+
+type flushResult struct {
+	kept   int64
+	opened []*seriesBuild
+}
+
+// newFlushPool starts n workers; stop ends them.
+func newFlushPool(n int) *flushPool {
+	p := &flushPool{}
+	for range n {
+		jobs, done := make(chan flushJob), make(chan flushResult, 1)
+		p.jobs, p.done = append(p.jobs, jobs), append(p.done, done)
+		go func() {
+			var opened []*seriesBuild
+			for j := range jobs {
+				var r flushResult
+				r.kept, opened = addRows(j.cols, j.times, j.rows, j.width, opened[:0])
+				r.opened = opened
+				done <- r
+			}
+		}()
+	}
+	return p
+}
+
+// start hands each worker its share of the series of a batch.
+func (p *flushPool) start(cols []batchCol, times []int64, rows []float64, width int) {
+	n := len(p.jobs)
+	for i, jobs := range p.jobs {
+		jobs <- flushJob{cols[i*len(cols)/n : (i+1)*len(cols)/n], times, rows, width}
+	}
+	p.busy = true
+}
+
+// wait waits for the workers and returns what they kept and opened, in
+// the order of the batch's series (as addRows on the whole batch gives).
+func (p *flushPool) wait() (int64, []*seriesBuild) {
+	var kept int64
+	var opened []*seriesBuild
+	for _, done := range p.done {
+		r := <-done
+		kept += r.kept
+		opened = append(opened, r.opened...)
+	}
+	p.busy = false
+	return kept, opened
+}
+
+// stop waits for the batch in hand, if any, and ends the workers.
+func (p *flushPool) stop() {
+	if p.busy {
+		p.wait()
+	}
+	for _, jobs := range p.jobs {
+		close(jobs)
+	}
 }
 
 // addColumn adds the samples (times[i], vals[i*stride]) in order, as add

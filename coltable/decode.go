@@ -74,7 +74,7 @@ type Decoded struct {
 // a corrupt record is not (Decoded.Err).
 func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	parts := [][2]int64{{opt.Start, opt.End}}
-	var byPMID [][]archive.PMID
+	flushers := 0
 	if opt.From == nil {
 		n, minEntries := runtime.GOMAXPROCS(0), minPartEntries
 		if opt.parts > 0 {
@@ -85,13 +85,10 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 		// query's) stays whole either way: every part would read them,
 		// and decompress the block they are in.
 		parts = timeSplit(a, opt.Start, opt.End, n, minEntries)
-		if len(parts) > 1 {
-			if byPMID = pmidSplit(a, opt.PMIDs, n); byPMID != nil {
-				parts = make([][2]int64, len(byPMID))
-				for i := range parts {
-					parts[i] = [2]int64{opt.Start, opt.End}
-				}
-			}
+		if len(parts) > 1 && manyMetrics(opt, n) {
+			// Many metrics: the records are read once, and their
+			// values encoded on n workers beside the reading.
+			parts, flushers = [][2]int64{{opt.Start, opt.End}}, n
 		}
 	}
 	if opt.Want != nil && len(parts) > 1 {
@@ -112,9 +109,7 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 		b := newTableBuilder(a)
 		b.opt = opt
 		b.opt.Start, b.opt.End = w[0], w[1]
-		if byPMID != nil {
-			b.opt.PMIDs = byPMID[i]
-		}
+		b.flushers = flushers
 		b.budget = &budget
 		if opt.From != nil {
 			from := *opt.From
@@ -132,17 +127,10 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	b := bs[0]
 	d := &Decoded{}
 	for i, p := range bs {
-		// Parts by metric read the same records for different metrics:
-		// their series are apart, and a corrupt record stops each of them
-		// there. Parts by time are joined in order, up to the first that
-		// met a corrupt record: the records after it are not served
-		// (libpcp leaves the archive there), so neither are the later
-		// parts.
-		switch {
-		case i == 0:
-		case byPMID != nil:
-			b.order = append(b.order, p.order...)
-		default:
+		// Parts by time are joined in order, up to the first that met a
+		// corrupt record: the records after it are not served (libpcp
+		// leaves the archive there), so neither are the later parts.
+		if i > 0 {
 			b.appendPart(p)
 		}
 		d.Bad = append(d.Bad, p.bad...)
@@ -153,9 +141,7 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 			if d.Err == nil {
 				d.Err = err
 			}
-			if byPMID == nil {
-				break
-			}
+			break
 		}
 	}
 	d.Any, d.First, d.Last, d.PastEnd = b.first <= b.last, b.first, b.last, b.pastEnd
@@ -167,45 +153,12 @@ func Decode(a *archive.Archive, opt DecodeOptions) (*Decoded, error) {
 	return d, nil
 }
 
-// pmidSplit divides the metrics of a Decode among up to n parts with
-// about as many values each (by the size of their instance domains): the
-// parts read the same records on separate CPUs, each keeping its own
-// metrics' series, which need no joining. It returns nil, for a split by
-// time, when the metrics are too few to share out (one metric over a long
-// window) or not listed (nil: every metric, whatever the metadata
-// describes by the time a record is read).
-func pmidSplit(a *archive.Archive, pmids []archive.PMID, n int) [][]archive.PMID {
-	if n < 2 || len(pmids) < 2*n {
-		return nil
-	}
-	type weighted struct {
-		pmid archive.PMID
-		w    int
-	}
-	ws := make([]weighted, 0, len(pmids))
-	for _, p := range pmids {
-		w := 1
-		if d, ok := a.Meta.Desc(p); ok && d.InDom != archive.InDomNull {
-			if h := a.Meta.InDoms[d.InDom]; h != nil {
-				w = max(h.Size(), 1)
-			}
-		}
-		ws = append(ws, weighted{p, w})
-	}
-	sort.SliceStable(ws, func(i, j int) bool { return ws[i].w > ws[j].w })
-	parts := make([][]archive.PMID, n)
-	load := make([]int, n)
-	for _, x := range ws {
-		k := 0
-		for i := range load {
-			if load[i] < load[k] {
-				k = i
-			}
-		}
-		parts[k] = append(parts[k], x.pmid)
-		load[k] += x.w
-	}
-	return parts
+// manyMetrics reports whether a Decode on n CPUs has metrics enough to
+// share their encoding out (flushPool) instead of splitting the window by
+// time: at least two a CPU (every metric, nil, counts as many), and values
+// to encode in batches.
+func manyMetrics(opt DecodeOptions, n int) bool {
+	return n >= 2 && !opt.FirstOnly && !opt.noBatch && (opt.PMIDs == nil || len(opt.PMIDs) >= 2*n)
 }
 
 // minPartEntries is the fewest index entries (pmlogger writes one about
@@ -277,18 +230,14 @@ func (b *tableBuilder) appendPart(p *tableBuilder) {
 			if !s.started {
 				s.minT, s.started = ps.minT, true
 			}
-			if cap(s.buf)-len(s.buf) < len(ps.buf) {
-				// Exactly what the parts hold: growing by append would
-				// copy and leave up to half of it unused.
-				s.buf = append(make([]byte, 0, len(s.buf)+len(ps.buf)), s.buf...)
-			}
-			s.buf = append(s.buf, ps.buf...)
-			ps.buf = nil
+			s.takePieces(ps)
 			s.n += ps.n
 			s.maxT, s.lastT = ps.maxT, ps.lastT
 		} else {
 			// The chunks were made by this builder: they decode.
-			s.late, _ = appendSamples(s.late, ps.buf)
+			for _, p := range ps.pieces() {
+				s.late, _ = appendSamples(s.late, p)
+			}
 			s.late = append(s.late, ps.late...)
 		}
 		s.open = ps.open
@@ -357,8 +306,14 @@ func (b *tableBuilder) memTable() (*Table, error) {
 		if s.n == 0 {
 			continue
 		}
-		t.Series = append(t.Series, Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
-			MinT: s.minT, MaxT: s.maxT, Samples: s.n, len: len(s.buf), mem: s.buf})
+		ts := Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
+			MinT: s.minT, MaxT: s.maxT, Samples: s.n, len: s.chunkLen()}
+		if p := s.pieces(); len(p) == 1 {
+			ts.mem = p[0]
+		} else {
+			ts.memSegs = p
+		}
+		t.Series = append(t.Series, ts)
 	}
 	return t, err
 }

@@ -41,11 +41,12 @@ func testArchiveBases(t *testing.T) []string {
 }
 
 // TestDecodeWaysAgree: however Decode goes about an archive, one record at
-// a time or in batches of records laid out alike, in one part, in parts by
-// metric or in parts by time, it makes the same series. One record at a
-// time in one part is the reference; batches and parts by metric must give
-// the same bytes (the same chunks), parts by time the same samples (their
-// chunks are cut where the parts meet).
+// a time or in batches of records laid out alike, encoded where they are
+// read or on workers beside the reading, in one part or in parts by time,
+// it makes the same series. One record at a time in one part is the
+// reference; batches, on workers or not, must give the same bytes (the
+// same chunks), parts by time the same samples (their chunks are cut where
+// the parts meet).
 func TestDecodeWaysAgree(t *testing.T) {
 	batched, split, bymetric := 0, 0, 0
 	for _, base := range testArchiveBases(t) {
@@ -67,7 +68,7 @@ func TestDecodeWaysAgree(t *testing.T) {
 			return d
 		}
 		ref := decode(DecodeOptions{parts: 1, noBatch: true})
-		if pmidSplit(a, pmids, 2) != nil {
+		if manyMetrics(DecodeOptions{PMIDs: pmids}, 2) && len(timeSplit(a, 0, 0, 2, 1)) > 1 {
 			bymetric++
 		}
 		for _, w := range []struct {
@@ -76,13 +77,14 @@ func TestDecodeWaysAgree(t *testing.T) {
 			exact bool
 		}{
 			{"batches", DecodeOptions{parts: 1}, true},
-			{"parts by metric", DecodeOptions{parts: 2}, true},
-			{"three parts by metric, no batches", DecodeOptions{parts: 3, noBatch: true}, true},
+			{"batches encoded on two workers", DecodeOptions{parts: 2}, true},
+			{"batches encoded on three workers", DecodeOptions{parts: 3}, true},
+			{"three parts by time, no batches", DecodeOptions{parts: 3, noBatch: true}, false},
 		} {
 			got := decode(w.opt)
 			// An archive of few metrics is decoded in parts by time,
 			// whose chunks are cut where the parts meet.
-			exact := w.exact && (w.opt.parts < 2 || pmidSplit(a, pmids, w.opt.parts) != nil)
+			exact := w.exact && (w.opt.parts < 2 || manyMetrics(DecodeOptions{PMIDs: pmids}, w.opt.parts))
 			if d := diffDecoded(ref, got, exact); d != "" {
 				t.Errorf("%s, %s: %s", base, w.what, d)
 			}
@@ -116,7 +118,7 @@ func TestDecodeWaysAgree(t *testing.T) {
 		}
 	}
 	if bymetric < 10 {
-		t.Fatalf("only %d archives decoded in parts by metric", bymetric)
+		t.Fatalf("only %d archives encoded on workers", bymetric)
 	}
 	if split < 10 {
 		t.Fatalf("only %d archives decoded in parts by time: the joins are not tested", split)
@@ -142,16 +144,24 @@ func diffDecoded(want, got *Decoded, exact bool) string {
 			return fmt.Sprintf("series %d: %+v, want %+v", i, g, w)
 		}
 		if exact {
-			if !bytes.Equal(w.mem, g.mem) {
+			if !bytes.Equal(memBytes(w), memBytes(g)) {
 				return fmt.Sprintf("series %s/%d: chunks differ", w.PMID, w.Inst)
 			}
 			continue
 		}
-		if msg := diffSamples(w, w.mem, g.mem); msg != "" {
+		if msg := diffSamples(w, memBytes(w), memBytes(g)); msg != "" {
 			return msg
 		}
 	}
 	return ""
+}
+
+// memBytes is the chunks of a series of a table in memory, in one piece.
+func memBytes(s Series) []byte {
+	if s.memSegs != nil {
+		return joinPieces(s.memSegs, 0, s.len)
+	}
+	return s.mem
 }
 
 // diffSamples says how the samples of two chunk sequences of series w
@@ -172,3 +182,54 @@ func diffSamples(w Series, want, got []byte) string {
 
 // sameFloat compares values bit for bit: NaNs (and staleness markers) too.
 func sameFloat(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+
+// TestMemPieces: a series of a decoding in parts by time keeps the parts'
+// chunks where they were made, in pieces; the pieces are whole chunks, and
+// laid end to end they are what ReadSeries gives.
+func TestMemPieces(t *testing.T) {
+	pieced := 0
+	for _, base := range testArchiveBases(t) {
+		a, err := archive.Open(base)
+		if err != nil {
+			continue
+		}
+		for k, d := range a.Meta.Descs {
+			if k == 4 {
+				break // enough, and a few seconds less
+			}
+			dec, err := Decode(a, DecodeOptions{PMIDs: []archive.PMID{d.PMID}, parts: 3})
+			if err != nil {
+				t.Fatalf("%s: %v", base, err)
+			}
+			tbl := dec.Table
+			for i := range tbl.Series {
+				s := &tbl.Series[i]
+				pieces := tbl.MemPieces(i)
+				if len(pieces) > 1 {
+					pieced++
+				}
+				var joined []byte
+				n := 0
+				for _, p := range pieces {
+					for rest := p; len(rest) > 0; n++ {
+						if _, rest, err = tbl.NextChunk(rest); err != nil {
+							t.Fatalf("%s: series %s/%d: a piece is not whole chunks: %v", base, s.PMID, s.Inst, err)
+						}
+					}
+					joined = append(joined, p...)
+				}
+				whole, err := tbl.ReadSeries(nil, i, nil)
+				if err != nil || !bytes.Equal(whole, joined) || len(joined) != s.len {
+					t.Fatalf("%s: series %s/%d: pieces of %d bytes, ReadSeries %d (%v), len %d", base, s.PMID, s.Inst, len(joined), len(whole), err, s.len)
+				}
+				if n == 0 {
+					t.Fatalf("%s: series %s/%d: no chunks", base, s.PMID, s.Inst)
+				}
+			}
+		}
+	}
+	if pieced < 10 {
+		t.Fatalf("only %d series in pieces: the joins are not tested", pieced)
+	}
+	t.Logf("%d series in pieces", pieced)
+}

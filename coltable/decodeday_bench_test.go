@@ -33,7 +33,7 @@ func BenchmarkDecodeDay(b *testing.B) {
 
 // benchDay opens the archive PCP_DECODE_DAY names, skipping the
 // benchmark when it is not set.
-func benchDay(b *testing.B) (string, *archive.Archive) {
+func benchDay(b testing.TB) (string, *archive.Archive) {
 	path := os.Getenv("PCP_DECODE_DAY")
 	if path == "" {
 		b.Skip("PCP_DECODE_DAY not set")

@@ -132,6 +132,9 @@ type Series struct {
 	len        int    // of the chunks
 	nrefs      int    // entries in the sparse index
 	mem        []byte // the chunks, for a table in memory (Decode)
+	// memSegs, for a table in memory whose series' chunks are in more
+	// than one piece: the pieces (mem is nil).
+	memSegs [][]byte
 }
 
 // Chunk is one chunk of a table series.
@@ -183,8 +186,13 @@ type seriesKey struct {
 }
 
 type seriesBuild struct {
-	key        seriesKey
-	buf        []byte // finished chunks
+	key seriesKey
+	// The finished chunks: segs, then buf. When buf has no room for the
+	// next chunk, it becomes the last of segs and a new buf is made for
+	// what is still to come: a series is never copied to grow, and the
+	// room left over is that of its last piece (see piece).
+	segs       [][]byte
+	buf        []byte
 	enc        xorEnc // the chunk being written, when enc.n > 0
 	cmin, cmax int64
 	cflags     byte
@@ -275,12 +283,68 @@ func (s *seriesBuild) cut() {
 		return
 	}
 	s.scratch = s.enc.b[:0]
-	if s.buf == nil && s.horizon > s.cmax && s.cmax > s.cmin {
+	need := chunkHdrLen + len(data)
+	switch {
+	case s.buf == nil && len(s.segs) == 0 && s.horizon > s.cmax && s.cmax > s.cmin:
 		n := min((s.horizon-s.cmin)/(s.cmax-s.cmin)+1, 1<<16)
-		s.buf = make([]byte, 0, int(n)*(chunkHdrLen+len(data))*9/8)
+		s.buf = make([]byte, 0, int(n)*need*17/16)
+	case cap(s.buf)-len(s.buf) < need && len(s.buf) > 0:
+		s.segs = append(s.segs, s.buf)
+		s.buf = make([]byte, 0, s.piece(need))
 	}
 	s.buf = appendChunk(s.buf, s.cmin, s.cmax, s.cflags, data)
 	s.enc.n = 0
+}
+
+// piece is the size of the next piece of a series' chunks, need bytes at
+// least: what the series has taken so far a ms, for the ms to its horizon
+// and a sixteenth more, or half as much again as it holds when the horizon
+// is not known.
+func (s *seriesBuild) piece(need int) int {
+	have := s.chunkLen()
+	if span := s.cmin - s.minT; s.horizon > s.cmin && span > 0 {
+		rest := float64(have) / float64(span) * float64(s.horizon-s.cmin) * 17 / 16
+		return need + int(min(rest, 1<<30))
+	}
+	return max(need, have/2, 4096)
+}
+
+// pieces returns the series' chunks, in order, in the pieces they are in.
+func (s *seriesBuild) pieces() [][]byte {
+	if len(s.segs) == 0 {
+		if len(s.buf) == 0 {
+			return nil
+		}
+		return [][]byte{s.buf}
+	}
+	out := s.segs[:len(s.segs):len(s.segs)]
+	if len(s.buf) > 0 {
+		out = append(out, s.buf)
+	}
+	return out
+}
+
+// chunkLen is the length of the series' finished chunks.
+func (s *seriesBuild) chunkLen() int {
+	n := len(s.buf)
+	for _, p := range s.segs {
+		n += len(p)
+	}
+	return n
+}
+
+// takePieces appends the chunks of p, a series of the records after s's,
+// to s's, as they are: no copy.
+func (s *seriesBuild) takePieces(p *seriesBuild) {
+	if len(s.buf) > 0 {
+		s.segs = append(s.segs, s.buf)
+	}
+	s.segs = append(s.segs, p.segs...)
+	s.buf = p.buf
+	if len(s.segs) == 0 {
+		s.segs = nil
+	}
+	p.segs, p.buf = nil, nil
 }
 
 // finish closes the series' last chunk and, when records came out of time
@@ -293,9 +357,12 @@ func (s *seriesBuild) finish() error {
 	if len(s.late) == 0 {
 		return nil
 	}
-	all, err := appendSamples(nil, s.buf)
-	if err != nil {
-		return err
+	var all []lateSample
+	for _, p := range s.pieces() {
+		var err error
+		if all, err = appendSamples(all, p); err != nil {
+			return err
+		}
 	}
 	all = append(all, s.late...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].t < all[j].t })
@@ -361,6 +428,10 @@ type tableBuilder struct {
 	// firstMark is the ms of the first <mark> read, or noMark.
 	firstMark int64
 	bat       batch
+	// flushers > 1: batches are added on a flushPool of that many
+	// workers (Decode of many metrics on several CPUs).
+	flushers int
+	pool     *flushPool
 	// yield, when set, is called between batches of records: the
 	// background builder gives way to queries there (see multiarchive's throttle).
 	yield func()
@@ -460,6 +531,13 @@ func (b *tableBuilder) feed() error {
 	o := &b.opt
 	r := a.NewReader(archive.ReaderOptions{Start: o.Start, End: o.End, PMIDs: o.PMIDs, From: b.pos})
 	defer r.Close()
+	if b.flushers > 1 && !o.noBatch && !o.FirstOnly {
+		b.pool = newFlushPool(b.flushers)
+		defer func() {
+			b.pool.stop()
+			b.pool = nil
+		}()
+	}
 	if idx := a.Index(); len(idx) > 0 {
 		end := idx[len(idx)-1].Time
 		if o.End > 0 {
@@ -850,14 +928,17 @@ func (t *Table) write(order []*seriesBuild) error {
 			tmp.Close()
 			return err
 		}
-		refs = sparseIndex(refs[:0], s.buf)
+		pieces, n := s.pieces(), s.chunkLen()
+		refs = sparseIndex(refs[:0], pieces)
 		w.Write(refs)
 		off += int64(len(refs))
 		t.Series = append(t.Series, Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
-			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: off, len: len(s.buf), nrefs: len(refs) / refLen})
-		w.Write(s.buf)
-		off += int64(len(s.buf))
-		s.buf = nil
+			MinT: s.minT, MaxT: s.maxT, Samples: s.n, off: off, len: n, nrefs: len(refs) / refLen})
+		for _, p := range pieces {
+			w.Write(p)
+		}
+		off += int64(n)
+		s.buf, s.segs = nil, nil
 	}
 	t.sparse = make([]atomic.Pointer[[]chunkRef], len(t.Series))
 	{
@@ -900,14 +981,18 @@ func (t *Table) write(order []*seriesBuild) error {
 
 // sparseIndex appends the sparse index of a series' chunks (made by this
 // program, so well formed) to b.
-func sparseIndex(b, chunks []byte) []byte {
+func sparseIndex(b []byte, pieces [][]byte) []byte {
 	be := binary.BigEndian
-	for off, n := 0, 0; off+chunkHdrLen <= len(chunks); n++ {
-		if n%sparseEvery == 0 {
-			b = be.AppendUint64(b, be.Uint64(chunks[off:]))
-			b = be.AppendUint32(b, uint32(off))
+	base, n := 0, 0
+	for _, chunks := range pieces {
+		for off := 0; off+chunkHdrLen <= len(chunks); n++ {
+			if n%sparseEvery == 0 {
+				b = be.AppendUint64(b, be.Uint64(chunks[off:]))
+				b = be.AppendUint32(b, uint32(base+off))
+			}
+			off += chunkHdrLen + int(be.Uint32(chunks[off+16:]))
 		}
-		off += chunkHdrLen + int(be.Uint32(chunks[off+16:]))
+		base += len(chunks)
 	}
 	return b
 }
@@ -1170,7 +1255,12 @@ func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error)
 	s := &t.Series[i]
 	if t.inMemory {
 		// The table's own memory, not a copy: read-only, and not a buffer
-		// to reuse (Each and FirstValue give the caller's back).
+		// to reuse (Each and FirstValue give the caller's back). A series
+		// in pieces is joined into memory of its own, which nothing else
+		// holds either.
+		if s.memSegs != nil {
+			return joinPieces(s.memSegs, from, to), nil
+		}
 		return s.mem[from:to:to], nil
 	}
 	if r == nil {
@@ -1191,6 +1281,35 @@ func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error)
 		return buf, fmt.Errorf("%s: reading series %s/%d: %w", t.Path, s.PMID, s.Inst, err)
 	}
 	return b, nil
+}
+
+// MemPieces returns the chunks of series i of a table in memory (Decode)
+// as they lie, in one piece or more, each a run of whole chunks (see
+// NextChunk): the table's own memory, read-only. It returns nil for a
+// table on disk.
+func (t *Table) MemPieces(i int) [][]byte {
+	if !t.inMemory {
+		return nil
+	}
+	if s := &t.Series[i]; s.memSegs != nil {
+		return s.memSegs
+	}
+	return [][]byte{t.Series[i].mem}
+}
+
+// joinPieces returns bytes [from, to) of pieces laid end to end, in memory
+// of their own.
+func joinPieces(pieces [][]byte, from, to int) []byte {
+	out := make([]byte, 0, to-from)
+	base := 0
+	for _, p := range pieces {
+		lo, hi := max(from-base, 0), min(to-base, len(p))
+		if lo < hi {
+			out = append(out, p[lo:hi]...)
+		}
+		base += len(p)
+	}
+	return out
 }
 
 // file returns the table's open file, opening it the first time.

@@ -395,24 +395,36 @@ func (it *chunkIterator) fromTable(tbl *coltable.Table, idx int) error {
 	if ts.MaxT < s.mint || ts.MinT > s.maxt || ts.Samples == 0 {
 		return nil
 	}
-	var buf []byte
-	if n := len(it.free); n > 0 {
-		buf, it.free = it.free[n-1], it.free[:n-1]
-	}
-	region, err := tbl.ReadWindow(idx, s.mint, s.maxt, buf) // the chunks passed through point into it
-	if err != nil {
-		return err
-	}
-	if tbl.InMemory() {
-		// The table's own bytes: not a buffer to recycle.
-		if buf != nil {
-			it.free = append(it.free, buf)
+	// The chunks passed through point into the regions: a table in
+	// memory's own (read-only, in the pieces Decode made them in), or a
+	// buffer read from the file, kept until the iterator is reset.
+	regions := tbl.MemPieces(idx)
+	if regions == nil {
+		var buf []byte
+		if n := len(it.free); n > 0 {
+			buf, it.free = it.free[n-1], it.free[:n-1]
 		}
-	} else {
+		region, err := tbl.ReadWindow(idx, s.mint, s.maxt, buf)
+		if err != nil {
+			return err
+		}
 		it.used = append(it.used, region[:cap(region)])
+		regions = [][]byte{region}
 	}
+	for _, region := range regions {
+		if err := it.passRegion(tbl, ts, region); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// passRegion is fromTable for one run of a table series' chunks.
+func (it *chunkIterator) passRegion(tbl *coltable.Table, ts *coltable.Series, region []byte) error {
+	s := it.s
 	for len(region) > 0 {
 		var c coltable.Chunk
+		var err error
 		if c, region, err = tbl.NextChunk(region); err != nil {
 			return err
 		}
