@@ -19,9 +19,10 @@ const framesPerFlush = 8
 // byte is written. A response that fits is decided whole before its status
 // goes out, so every error is an HTTP status the client reports
 // (docs/remote-read-protocol.md §10); the sample limit is checked before that
-// anyway, at Select. A larger one streams, holding one series at a time, so
-// its memory stays flat however long the range; a failure after that (a series
-// too large for one frame, an unreadable table) ends the stream cut short.
+// anyway, at Select. A larger one streams, holding a few batches of frames
+// at a time (framer), so its memory stays flat however long the range; a
+// failure after that (a series too large for one frame, an unreadable table)
+// ends the stream cut short.
 // 256 KiB holds the answer to a short query whole, and keeps a long range's
 // peak memory within a few MiB of a short one's: what is held back counts
 // twice, as the garbage collector lets the heap grow to twice what is live.
@@ -42,25 +43,94 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 		}
 		results[i] = res
 	}
-	st := &stream{h: h, w: w, r: r, budget: sampleBudget{limit: h.opts.MaxSamplesPerQuery}}
+	st := &stream{h: h, w: w, r: r}
 	if b, ok := h.frameBufs.Get().(*[]byte); ok {
 		st.held = (*b)[:0]
 	}
 	defer st.release()
 	defer st.count()
+	fr := startFramer(ctx, h, results)
+	defer fr.stop()
+	for {
+		b, ok := <-fr.out
+		if !ok {
+			return st.finish()
+		}
+		if b.err != nil {
+			return st.failOrAbort(b.err, b.kind)
+		}
+		if !st.batch(b) {
+			return http.StatusOK
+		}
+		fr.recycle(b.buf)
+	}
+}
+
+// A framer makes the frames of a streamed answer on a goroutine of its
+// own, in batches of whole frames, while the handler writes the batches
+// before: reading the series' chunks and encoding the frames (half the
+// time of streaming every series of a day) then runs beside writing them
+// to the connection (the other half). It stays at most framerBatches
+// batches ahead, so an answer's memory stays flat. An error ends the
+// batches, after the frames made before it, as if the handler had met
+// it framing them itself.
+type framer struct {
+	out  chan frameBatch
+	free chan []byte
+	quit chan struct{}
+	done chan struct{}
+}
+
+// frameBatch is whole frames, or the error that ends the answer.
+type frameBatch struct {
+	buf     []byte
+	frames  int
+	samples int64
+	err     error
+	kind    string
+}
+
+// framerBatch is the size a batch of frames is sent at; framerBatches
+// are made ahead at most.
+const (
+	framerBatch   = 256 << 10
+	framerBatches = 2
+)
+
+func startFramer(ctx context.Context, h *readHandler, results [][]labelled[storage.ChunkSeries]) *framer {
+	fr := &framer{out: make(chan frameBatch, framerBatches), free: make(chan []byte, framerBatches+2),
+		quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(fr.done)
+		defer close(fr.out)
+		fr.run(ctx, h, results)
+	}()
+	return fr
+}
+
+func (fr *framer) run(ctx context.Context, h *readHandler, results [][]labelled[storage.ChunkSeries]) {
 	var (
 		chunker xorChunker
 		it      chunks.Iterator
+		cur     frameBatch
 	)
+	budget := sampleBudget{limit: h.opts.MaxSamplesPerQuery}
+	fail := func(err error, kind string) {
+		if fr.send(cur) {
+			fr.send(frameBatch{err: err, kind: kind})
+		}
+	}
 	for qi, res := range results {
 		for _, s := range res {
 			if err := ctx.Err(); err != nil {
-				return st.failOrAbort(classify(ctx, err), errKindCanceled)
+				fail(classify(ctx, err), errKindCanceled)
+				return
 			}
 			chunker.reset()
 			it = s.val.Iterator(it)
-			if err := chunker.addAll(it, &st.budget); err != nil {
-				return st.failOrAbort(classify(ctx, annotate(err, "query %d: series %s", qi, s.lset)), errKindInternal)
+			if err := chunker.addAll(it, &budget); err != nil {
+				fail(classify(ctx, annotate(err, "query %d: series %s", qi, s.lset)), errKindInternal)
+				return
 			}
 			// An empty frame makes 3.x clients panic
 			// (docs/remote-read-protocol.md §11); Prometheus skips such series
@@ -70,14 +140,63 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 			}
 			cs := &prompb.ChunkedSeries{Labels: prompb.FromLabels(s.lset, nil), Chunks: chunker.out}
 			if err := h.checkFrameSize(qi, s.lset, cs); err != nil {
-				return st.failOrAbort(err, errKindLimit)
+				fail(err, errKindLimit)
+				return
 			}
-			if !st.frame(qi, cs, chunker.samples) {
-				return http.StatusOK
+			if cur.buf == nil {
+				select {
+				case cur.buf = <-fr.free:
+				default:
+					cur.buf = make([]byte, 0, framerBatch+framerBatch/4)
+				}
+			}
+			b, err := appendFrame(cur.buf, frameMessage(qi, cs))
+			if err != nil {
+				fail(internalError(err, "encode frame"), errKindInternal)
+				return
+			}
+			cur.buf, cur.frames, cur.samples = b, cur.frames+1, cur.samples+chunker.samples
+			if len(cur.buf) >= framerBatch {
+				if !fr.send(cur) {
+					return
+				}
+				cur = frameBatch{}
 			}
 		}
 	}
-	return st.finish()
+	fr.send(cur)
+}
+
+// send hands a batch to the handler (an empty one is not sent); false
+// means the handler stopped listening.
+func (fr *framer) send(b frameBatch) bool {
+	if b.frames == 0 && b.err == nil {
+		return true
+	}
+	select {
+	case fr.out <- b:
+		return true
+	case <-fr.quit:
+		return false
+	}
+}
+
+// recycle gives a written batch's buffer back for the batches to come.
+func (fr *framer) recycle(b []byte) {
+	if cap(b) > maxPooledFrameBuf {
+		return
+	}
+	select {
+	case fr.free <- b[:0]:
+	default:
+	}
+}
+
+// stop ends the framer, whatever it is doing, and waits for it: the
+// series are not touched after the handler returns.
+func (fr *framer) stop() {
+	close(fr.quit)
+	<-fr.done
 }
 
 // stream holds frames back until streamBuffer is exceeded, then writes.
@@ -90,7 +209,6 @@ type stream struct {
 	frames    int   // frames written
 	samples   int64 // samples in them
 	unflushed int   // frames written since the last flush
-	budget    sampleBudget
 	// Before the stream starts: the frames held back, one after the
 	// other (they go out in one write), how many and their samples.
 	held        []byte
@@ -104,33 +222,21 @@ func (st *stream) count() {
 	st.h.metrics.SamplesServed.WithLabelValues(handlerRead, responseTypeStreamed).Add(float64(st.samples))
 }
 
-// frame queues or writes one frame; false means the stream was aborted.
-// Once the stream has started, frames are written as they are made, so
-// one buffer serves them all.
-func (st *stream) frame(qi int, cs *prompb.ChunkedSeries, samples int64) bool {
+// batch holds back or writes a batch of frames; false means the stream
+// was aborted. Once the stream has started, batches are written as they
+// come.
+func (st *stream) batch(b frameBatch) bool {
 	if !st.started {
-		b, err := appendFrame(st.held, frameMessage(qi, cs))
-		if err != nil {
-			st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
-			return false
-		}
-		st.held, st.heldFrames, st.heldSamples = b, st.heldFrames+1, st.heldSamples+samples
+		st.held, st.heldFrames, st.heldSamples = append(st.held, b.buf...), st.heldFrames+b.frames, st.heldSamples+b.samples
 		if len(st.held) <= streamBuffer {
 			return true
 		}
 		return st.flushPending()
 	}
-	b, err := appendFrame(st.scratch[:0], frameMessage(qi, cs))
-	if err != nil {
-		st.failOrAbort(internalError(err, "encode frame"), errKindInternal)
-		return false
-	}
-	st.scratch = b
-	return st.write(b, 1, samples)
+	return st.write(b.buf, b.frames, b.samples)
 }
 
-// flushPending starts the stream with the frames held back; their buffer
-// then serves the frames that follow.
+// flushPending starts the stream with the frames held back.
 func (st *stream) flushPending() bool {
 	st.start()
 	ok := st.heldFrames == 0 || st.write(st.held, st.heldFrames, st.heldSamples)
