@@ -1,6 +1,10 @@
 package coltable
 
-import "github.com/pcp-remote-read/pcp-remote-read/archive"
+import (
+	"time"
+
+	"github.com/pcp-remote-read/pcp-remote-read/archive"
+)
 
 // A batch holds the numbers of records laid out alike (archive's
 // Record.Layout: same sets, same instances, in order), one row per record,
@@ -161,10 +165,19 @@ func (b *tableBuilder) dispatch() error {
 		return b.count(kept)
 	}
 	// The batch before is added by now, and its buffers are free.
+	read := time.Since(p.readFrom)
 	if err := b.settle(); err != nil {
 		return err
 	}
-	p.start(bt.cols, bt.times, bt.rows, bt.width)
+	// The workers take their shares; the builder adds its own, then
+	// reads on while they work.
+	m := p.start(bt.cols, bt.times, bt.rows, bt.width, read)
+	kept, opened := addRows(bt.cols[:m], bt.times, bt.rows, bt.width, nil)
+	p.readFrom = time.Now()
+	b.open = append(b.open, opened...)
+	if err := b.count(kept); err != nil {
+		return err
+	}
 	if cap(bt.spareRows) < cap(bt.rows) {
 		bt.spareRows, bt.spareTimes = make([]float64, 0, cap(bt.rows)), make([]int64, 0, cap(bt.times))
 	}
@@ -213,15 +226,24 @@ func addRows(cols []batchCol, times []int64, rows []float64, width int, opened [
 // taking a share of the series, while the builder reads the next records:
 // reading (copying the volume in, checking and decoding each record) and
 // encoding the samples then run side by side, and the volume is read once
-// however many CPUs share the encoding. The series are the workers' while
-// they run, and the builder's after settle: it waits for them before it
-// touches a series itself (a record added the long way, a <mark>, a new
-// layout). A series is added by one worker, its rows in order, so the
-// chunks are those of adding the batch at once.
+// however many CPUs share the encoding. The builder adds a share of each
+// batch itself before it reads on, so that one goroutine a CPU runs (a
+// third beside two workers on two CPUs made one of them wait its turn, and
+// the builder wait for that one); its share is sized, batch by batch, for
+// it to have read the next batch when the workers have added theirs. The
+// series are the workers' while they run, and the builder's after settle:
+// it waits for them before it touches a series itself (a record added the
+// long way, a <mark>, a new layout). A series is added by one goroutine,
+// its rows in order, so the chunks are those of adding the batch at once.
 type flushPool struct {
 	jobs []chan flushJob
 	done []chan flushResult
 	busy bool
+	// For the builder's share (start): its last size, when the builder
+	// went back to reading, and the slowest worker's time on the batch.
+	share    float64
+	readFrom time.Time
+	took     time.Duration
 }
 
 type flushJob struct {
@@ -232,13 +254,14 @@ type flushJob struct {
 }
 
 type flushResult struct {
+	took   time.Duration
 	kept   int64
 	opened []*seriesBuild
 }
 
 // newFlushPool starts n workers; stop ends them.
 func newFlushPool(n int) *flushPool {
-	p := &flushPool{}
+	p := &flushPool{share: -1}
 	for range n {
 		jobs, done := make(chan flushJob), make(chan flushResult, 1)
 		p.jobs, p.done = append(p.jobs, jobs), append(p.done, done)
@@ -246,8 +269,9 @@ func newFlushPool(n int) *flushPool {
 			var opened []*seriesBuild
 			for j := range jobs {
 				var r flushResult
+				t0 := time.Now()
 				r.kept, opened = addRows(j.cols, j.times, j.rows, j.width, opened[:0])
-				r.opened = opened
+				r.opened, r.took = opened, time.Since(t0)
 				done <- r
 			}
 		}()
@@ -255,13 +279,34 @@ func newFlushPool(n int) *flushPool {
 	return p
 }
 
-// start hands each worker its share of the series of a batch.
-func (p *flushPool) start(cols []batchCol, times []int64, rows []float64, width int) {
-	n := len(p.jobs)
+// start hands each worker its share of the series of a batch and returns
+// how many series, from the first, are left to the builder.
+//
+// With a batch of N series, the builder taking m of them, each series
+// costing c to add, and the builder taking R to read a batch, the builder
+// is done when the workers are if R + m c = (N - m) c / w (w workers):
+// m = (N/w - R/c) / (1 + 1/w). c and R come from the batch before (the
+// workers' time, and read: the builder's, from its share's end to the
+// settle before this), and the share moves halfway there each batch, not
+// to be thrown by one slow one.
+func (p *flushPool) start(cols []batchCol, times []int64, rows []float64, width int, read time.Duration) int {
+	w := float64(len(p.jobs))
+	total := float64(len(cols))
+	if p.share < 0 {
+		p.share = total / (w + 1) / 2 // the first batch: no times yet
+	} else if p.took > 0 && total > 0 {
+		perSeries := p.took.Seconds() / max((total-p.share)/w, 1)
+		want := (total/w - read.Seconds()/perSeries) / (1 + 1/w)
+		p.share = (p.share + min(max(want, 0), total)) / 2
+	}
+	m := min(int(p.share), len(cols))
+	rest := cols[m:]
 	for i, jobs := range p.jobs {
-		jobs <- flushJob{cols[i*len(cols)/n : (i+1)*len(cols)/n], times, rows, width}
+		n := len(p.jobs)
+		jobs <- flushJob{rest[i*len(rest)/n : (i+1)*len(rest)/n], times, rows, width}
 	}
 	p.busy = true
+	return m
 }
 
 // wait waits for the workers and returns what they kept and opened, in
@@ -269,8 +314,10 @@ func (p *flushPool) start(cols []batchCol, times []int64, rows []float64, width 
 func (p *flushPool) wait() (int64, []*seriesBuild) {
 	var kept int64
 	var opened []*seriesBuild
+	p.took = 0
 	for _, done := range p.done {
 		r := <-done
+		p.took = max(p.took, r.took)
 		kept += r.kept
 		opened = append(opened, r.opened...)
 	}

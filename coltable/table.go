@@ -545,7 +545,7 @@ func (b *tableBuilder) feed() error {
 	r := a.NewReader(archive.ReaderOptions{Start: o.Start, End: o.End, PMIDs: o.PMIDs, From: b.pos})
 	defer r.Close()
 	if b.flushers > 1 && !o.noBatch && !o.FirstOnly {
-		b.pool = newFlushPool(b.flushers)
+		b.pool = newFlushPool(b.flushers - 1)
 		defer func() {
 			b.pool.stop()
 			b.pool = nil
