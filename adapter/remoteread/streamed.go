@@ -75,6 +75,7 @@ func (h *readHandler) serveStreamed(w http.ResponseWriter, r *http.Request, quer
 // batches, after the frames made before it, as if the handler had met
 // it framing them itself.
 type framer struct {
+	h    *readHandler // whose frame buffers the batches are made in
 	out  chan frameBatch
 	free chan []byte
 	quit chan struct{}
@@ -91,14 +92,18 @@ type frameBatch struct {
 }
 
 // framerBatch is the size a batch of frames is sent at; framerBatches
-// are made ahead at most.
+// are made ahead at most. A stream holds about framerBatches+2 batches
+// (those ahead, the one being made and the one being written): small
+// beside the 256 KiB held back before the first write, so that 32
+// streams at once cost what they did with one frame in hand each, and a
+// write every 64 KiB costs no more system calls than it saves.
 const (
-	framerBatch   = 256 << 10
+	framerBatch   = 64 << 10
 	framerBatches = 2
 )
 
 func startFramer(ctx context.Context, h *readHandler, results [][]labelled[storage.ChunkSeries]) *framer {
-	fr := &framer{out: make(chan frameBatch, framerBatches), free: make(chan []byte, framerBatches+2),
+	fr := &framer{h: h, out: make(chan frameBatch, framerBatches), free: make(chan []byte, framerBatches+2),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(fr.done)
@@ -147,7 +152,11 @@ func (fr *framer) run(ctx context.Context, h *readHandler, results [][]labelled[
 				select {
 				case cur.buf = <-fr.free:
 				default:
-					cur.buf = make([]byte, 0, framerBatch+framerBatch/4)
+					if b, ok := h.frameBufs.Get().(*[]byte); ok {
+						cur.buf = (*b)[:0]
+					} else {
+						cur.buf = make([]byte, 0, framerBatch+framerBatch/4)
+					}
 				}
 			}
 			b, err := appendFrame(cur.buf, frameMessage(qi, cs))
@@ -193,10 +202,24 @@ func (fr *framer) recycle(b []byte) {
 }
 
 // stop ends the framer, whatever it is doing, and waits for it: the
-// series are not touched after the handler returns.
+// series are not touched after the handler returns. Its buffers go back
+// to the handler's pool.
 func (fr *framer) stop() {
 	close(fr.quit)
 	<-fr.done
+	for b := range fr.out {
+		fr.recycle(b.buf)
+	}
+	for {
+		select {
+		case b := <-fr.free:
+			if cap(b) > 0 {
+				fr.h.frameBufs.Put(&b)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // stream holds frames back until streamBuffer is exceeded, then writes.
