@@ -39,7 +39,7 @@ func (b *bench) firstQuery(q rrQuery, streamed, off bool, n int) (*firstRun, err
 		}
 		defer os.RemoveAll(dir)
 	}
-	settle()
+	b.coldStart()
 	t0 := time.Now()
 	s, err := startOursCache(b.t, b.ci, dir, "first-"+q.Key)
 	if err != nil {
@@ -90,7 +90,7 @@ func (b *bench) firstSet(q rrQuery, streamed, off bool, tsdb *firstRun) (*firstS
 	// The TSDB: one fresh process, its first request.
 	tr := tsdb
 	if tr == nil {
-		settle()
+		b.coldStart()
 		t0 := time.Now()
 		s, err := startProm(b.t, b.ti.Dir, emptyPromConfig, "first")
 		if err != nil {

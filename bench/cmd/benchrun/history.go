@@ -174,7 +174,7 @@ func (b *bench) compressedWeek(closed int, details map[string]any) error {
 	var first rrResult
 	built, promoted := 0, uint64(0)
 	for i := 0; i < firstRuns; i++ {
-		settle()
+		b.coldStart(host, cache)
 		s, err := startOursOn(b.t, host, cache, fmt.Sprintf("history-compressed-%d", i))
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (b *bench) compressedWeek(closed int, details map[string]any) error {
 	median := medianOf(secs)
 
 	// The TSDB: one fresh process, its first request.
-	settle()
+	b.coldStart()
 	ts, err := startProm(b.t, b.ti.Dir, emptyPromConfig, "history")
 	if err != nil {
 		return err
@@ -258,7 +258,7 @@ func (b *bench) backlogRun(closed, cpus int, raw int64, base, decodeSecs float64
 		return err
 	}
 	logf("history: the stored week (%d xz days), never seen, indexed in the background", closed)
-	settle()
+	b.coldStart()
 	st, secs, err := indexFresh(b.t, b.ci.HostDir, cache, closed, fmt.Sprintf("history-backlog-%d", cpus), fmt.Sprintf("--cache.build-cpus=%d", cpus))
 	if err != nil {
 		return err

@@ -136,7 +136,7 @@ type coldWarm struct {
 }
 
 func (b *bench) measureRR(start func() (*server, error), q rrQuery, streamed bool) (*coldWarm, error) {
-	settle()
+	b.coldStart()
 	t0 := time.Now()
 	s, err := start()
 	if err != nil {
@@ -187,6 +187,19 @@ func (b *bench) moreWarm(i int, t0 time.Time) bool {
 // on both sides, while the harness collects the one before.
 func settle() {
 	runtime.GC()
+}
+
+// coldStart readies the machine for a fresh process's first request: the
+// page cache holds the files it may read (the corpus, the TSDB, the run's
+// column tables, and dirs), then the harness collects its garbage. The
+// warming at the start of a run does not last through it on every
+// machine: a kernel with DAMON's reclaim (as on this project's build
+// machines) pages out file pages nobody read for a minute, and the cold
+// request of the process that came minutes later read them from disk,
+// whichever side it was.
+func (b *bench) coldStart(dirs ...string) {
+	warmPageCache(append([]string{b.ci.HostDir, b.ti.Dir, b.t.tablesDir}, dirs...)...)
+	settle()
 }
 
 func medianSeconds(rs []rrResult) float64 {
@@ -295,7 +308,7 @@ type promqlRun struct {
 }
 
 func (b *bench) measurePromQL(start func() (*server, error), extra func() (*server, error)) (*promqlRun, error) {
-	settle()
+	b.coldStart()
 	t0 := time.Now()
 	var backend *server
 	if extra != nil {
@@ -447,6 +460,7 @@ func (b *bench) concurrency() error {
 		Samples     int64          `json:"samples"`
 	}
 	measure := func(start func() (*server, error)) (*concRun, error) {
+		b.coldStart()
 		s, err := start()
 		if err != nil {
 			return nil, err
