@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/prompb"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunks"
 
 	"github.com/pcp-remote-read/pcp-remote-read/adapter"
 	"github.com/pcp-remote-read/pcp-remote-read/internal/pcptest"
@@ -209,4 +211,70 @@ func TestStreamOverHTTPComplete(t *testing.T) {
 			t.Fatalf("frame %d: unexpected shape %v", i, f.ChunkedSeries)
 		}
 	}
+}
+
+// TestStreamFailsMidway: a series that cannot be framed after the stream
+// has started (its chunks are found damaged as they are read) ends the
+// stream cut short right after the frames of the series before it, all of
+// them and in order, however far ahead of the writes the frames were made.
+// One that fails before anything is written is an HTTP error.
+func TestStreamFailsMidway(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		bad     int  // the series whose chunks are damaged
+		started bool // the stream started before it
+	}{
+		{"after the stream started", 40, true},
+		{"before anything was written", 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var cs []storage.ChunkSeries
+			for i, s := range manySeries(50, 5000) {
+				if i != tc.bad {
+					cs = append(cs, storage.NewListChunkSeriesFromSamples(s.lset, s.batches...))
+					continue
+				}
+				cs = append(cs, &storage.ChunkSeriesEntry{Lset: s.lset, ChunkIteratorFn: func(chunks.Iterator) chunks.Iterator {
+					return storage.NewListChunkSeriesIterator(chunks.Meta{MinTime: 1, MaxTime: 2})
+				}})
+			}
+			h, m := newTestHandler(t, &fakeStorage{chunkSeries: cs}, adapter.DefaultReadOptions())
+			r := httptest.NewRequest(http.MethodPost, ReadPath,
+				bytes.NewReader(encode(t, readRequest(streamedFirst, query(0, 1e9, eq("__name__", "m"))))))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if !tc.started {
+				checkErrorResponse(t, rec, 500, "has no data")
+				return
+			}
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d, want 200: the stream starts before series %d", rec.Code, tc.bad)
+			}
+			frames, err := ReadChunkedFrames(bytes.NewReader(rec.Body.Bytes()), 50e6)
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("reading the stream: %v, want unexpected EOF (a stream cut short)", err)
+			}
+			if len(frames) != tc.bad {
+				t.Fatalf("%d frames, want the %d series before the damaged one", len(frames), tc.bad)
+			}
+			for i, f := range frames {
+				want := fmt.Sprintf("s%04d", i)
+				if got := labelValue(f.ChunkedSeries[0].Labels, "i"); got != want {
+					t.Fatalf("frame %d is series %s, want %s", i, got, want)
+				}
+			}
+			if got := pcptest.MetricValue(t, m.Errors.WithLabelValues(handlerRead, errKindInternal)); got != 1 {
+				t.Errorf("errors{kind=internal} = %v, want 1", got)
+			}
+		})
+	}
+}
+
+func labelValue(ls []prompb.Label, name string) string {
+	for _, l := range ls {
+		if l.Name == name {
+			return l.Value
+		}
+	}
+	return ""
 }
