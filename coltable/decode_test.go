@@ -2,12 +2,16 @@ package coltable
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pcp-remote-read/pcp-remote-read/archive"
 )
@@ -232,4 +236,55 @@ func TestMemPieces(t *testing.T) {
 		t.Fatalf("only %d series in pieces: the joins are not tested", pieced)
 	}
 	t.Logf("%d series in pieces", pieced)
+}
+
+// TestDecodeStops: a Decode stopped by its sample bound or its context,
+// with its batches on workers or not, returns that error and leaves no
+// worker behind.
+func TestDecodeStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	stopped := 0
+	for _, base := range testArchiveBases(t) {
+		a, err := archive.Open(base)
+		if err != nil {
+			continue
+		}
+		var pmids []archive.PMID
+		for _, d := range a.Meta.Descs {
+			pmids = append(pmids, d.PMID)
+		}
+		full, err := Decode(a, DecodeOptions{PMIDs: pmids, parts: 1})
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+		total := 0
+		for _, s := range full.Table.Series {
+			total += s.Samples
+		}
+		if total < 10 {
+			continue
+		}
+		canceled, cancel := context.WithCancel(context.Background())
+		cancel()
+		for _, parts := range []int{1, 2, 3} {
+			_, err := Decode(a, DecodeOptions{PMIDs: pmids, parts: parts, MaxSamples: int64(total / 2)})
+			if !errors.Is(err, ErrSampleLimit) {
+				t.Errorf("%s, %d parts, at most %d of %d samples: %v, want ErrSampleLimit", base, parts, total/2, total, err)
+			}
+			if _, err := Decode(a, DecodeOptions{PMIDs: pmids, parts: parts, Ctx: canceled}); err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("%s, %d parts, canceled: %v", base, parts, err)
+			}
+			stopped++
+		}
+	}
+	if stopped < 30 {
+		t.Fatalf("only %d decodings stopped", stopped)
+	}
+	// The workers end with their Decode.
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after the decodings, %d before", n, before)
+	}
 }
