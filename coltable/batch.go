@@ -196,7 +196,7 @@ func (b *tableBuilder) settle() error {
 	return b.count(kept)
 }
 
-// count notes kept more samples kept and checks the bound on them.
+// count adds kept to the samples kept and checks the bound on them.
 func (b *tableBuilder) count(kept int64) error {
 	// As record counts them: b.samples kept since it last added them to
 	// the budget all parts of a Decode share.
