@@ -126,7 +126,6 @@ func (b *tableBuilder) noteLayout(rec *archive.Record) {
 			s.claim = bt.claim
 			bt.cols = append(bt.cols, batchCol{s, width + j})
 		}
-		c.col = width
 		width += len(vals)
 		bt.active = append(bt.active, k)
 	}

@@ -306,14 +306,8 @@ func (b *tableBuilder) memTable() (*Table, error) {
 		if s.n == 0 {
 			continue
 		}
-		ts := Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
-			MinT: s.minT, MaxT: s.maxT, Samples: s.n, len: s.chunkLen()}
-		if p := s.pieces(); len(p) == 1 {
-			ts.mem = p[0]
-		} else {
-			ts.memSegs = p
-		}
-		t.Series = append(t.Series, ts)
+		t.Series = append(t.Series, Series{PMID: s.key.pmid, Inst: s.key.inst, Named: s.key.named, IName: s.key.iname,
+			MinT: s.minT, MaxT: s.maxT, Samples: s.n, len: s.chunkLen(), mem: s.pieces()})
 	}
 	return t, err
 }

@@ -162,10 +162,7 @@ func diffDecoded(want, got *Decoded, exact bool) string {
 
 // memBytes is the chunks of a series of a table in memory, in one piece.
 func memBytes(s Series) []byte {
-	if s.memSegs != nil {
-		return joinPieces(s.memSegs, 0, s.len)
-	}
-	return s.mem
+	return joinPieces(s.mem, 0, s.len)
 }
 
 // diffSamples says how the samples of two chunk sequences of series w

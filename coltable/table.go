@@ -128,13 +128,12 @@ type Series struct {
 	IName      string
 	MinT, MaxT int64 // ms
 	Samples    int
-	off        int64  // of the first chunk; the sparse index is before it
-	len        int    // of the chunks
-	nrefs      int    // entries in the sparse index
-	mem        []byte // the chunks, for a table in memory (Decode)
-	// memSegs, for a table in memory whose series' chunks are in more
-	// than one piece: the pieces (mem is nil).
-	memSegs [][]byte
+	off        int64 // of the first chunk; the sparse index is before it
+	len        int   // of the chunks
+	nrefs      int   // entries in the sparse index
+	// mem, for a table in memory (Decode): the chunks, in the pieces
+	// they were made in (most series have one).
+	mem [][]byte
 }
 
 // Chunk is one chunk of a table series.
@@ -341,9 +340,6 @@ func (s *seriesBuild) takePieces(p *seriesBuild) {
 	}
 	s.segs = append(s.segs, p.segs...)
 	s.buf = p.buf
-	if len(s.segs) == 0 {
-		s.segs = nil
-	}
 	p.segs, p.buf = nil, nil
 }
 
@@ -441,8 +437,9 @@ type tableBuilder struct {
 	// firstMark is the ms of the first <mark> read, or noMark.
 	firstMark int64
 	bat       batch
-	// flushers > 1: batches are added on a flushPool of that many
-	// workers (Decode of many metrics on several CPUs).
+	// flushers > 1: batches are added by that many goroutines, the
+	// builder and a flushPool of the others (Decode of many metrics on
+	// several CPUs, which sets it only when batches are made).
 	flushers int
 	pool     *flushPool
 	// yield, when set, is called between batches of records: the
@@ -464,7 +461,6 @@ type setCache struct {
 	gen    uint64
 	insts  []int32
 	series []*seriesBuild // per value; nil: not wanted
-	col    int            // where its numbers begin in a batch row
 }
 
 // indomState is an instance domain's names as the records are read: a
@@ -544,7 +540,7 @@ func (b *tableBuilder) feed() error {
 	o := &b.opt
 	r := a.NewReader(archive.ReaderOptions{Start: o.Start, End: o.End, PMIDs: o.PMIDs, From: b.pos})
 	defer r.Close()
-	if b.flushers > 1 && !o.noBatch && !o.FirstOnly {
+	if b.flushers > 1 {
 		b.pool = newFlushPool(b.flushers - 1)
 		defer func() {
 			b.pool.stop()
@@ -1272,10 +1268,10 @@ func (t *Table) read(r io.ReaderAt, i, from, to int, buf []byte) ([]byte, error)
 		// to reuse (Each and FirstValue give the caller's back). A series
 		// in pieces is joined into memory of its own, which nothing else
 		// holds either.
-		if s.memSegs != nil {
-			return joinPieces(s.memSegs, from, to), nil
+		if len(s.mem) == 1 {
+			return s.mem[0][from:to:to], nil
 		}
-		return s.mem[from:to:to], nil
+		return joinPieces(s.mem, from, to), nil
 	}
 	if r == nil {
 		f, err := t.file()
@@ -1305,10 +1301,7 @@ func (t *Table) MemPieces(i int) [][]byte {
 	if !t.inMemory {
 		return nil
 	}
-	if s := &t.Series[i]; s.memSegs != nil {
-		return s.memSegs
-	}
-	return [][]byte{t.Series[i].mem}
+	return t.Series[i].mem
 }
 
 // joinPieces returns bytes [from, to) of pieces laid end to end, in memory
