@@ -108,12 +108,13 @@ func startFramer(ctx context.Context, h *readHandler, results [][]labelled[stora
 	go func() {
 		defer close(fr.done)
 		defer close(fr.out)
-		fr.run(ctx, h, results)
+		fr.run(ctx, results)
 	}()
 	return fr
 }
 
-func (fr *framer) run(ctx context.Context, h *readHandler, results [][]labelled[storage.ChunkSeries]) {
+func (fr *framer) run(ctx context.Context, results [][]labelled[storage.ChunkSeries]) {
+	h := fr.h
 	var (
 		chunker xorChunker
 		it      chunks.Iterator
@@ -149,15 +150,7 @@ func (fr *framer) run(ctx context.Context, h *readHandler, results [][]labelled[
 				return
 			}
 			if cur.buf == nil {
-				select {
-				case cur.buf = <-fr.free:
-				default:
-					if b, ok := h.frameBufs.Get().(*[]byte); ok {
-						cur.buf = (*b)[:0]
-					} else {
-						cur.buf = make([]byte, 0, framerBatch+framerBatch/4)
-					}
-				}
+				cur.buf = fr.buffer()
 			}
 			b, err := appendFrame(cur.buf, frameMessage(qi, cs))
 			if err != nil {
@@ -174,6 +167,20 @@ func (fr *framer) run(ctx context.Context, h *readHandler, results [][]labelled[
 		}
 	}
 	fr.send(cur)
+}
+
+// buffer returns an empty buffer for a batch: one the handler wrote
+// already, or one of the handler's pool.
+func (fr *framer) buffer() []byte {
+	select {
+	case b := <-fr.free:
+		return b
+	default:
+	}
+	if b, ok := fr.h.frameBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, framerBatch+framerBatch/4)
 }
 
 // send hands a batch to the handler (an empty one is not sent); false
